@@ -1,0 +1,90 @@
+// Shared CLI helpers.
+#include "app/cli/cli_common.h"
+
+#include <torch/torch.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "core/device.h"
+#include "core/error.h"
+#include "core/progress.h"
+#include "models/loaders/hf_loader.h"
+
+namespace cs::cli {
+
+at::ScalarType parseDtype(const std::string& name) {
+  if (name == "float32") return at::kFloat;
+  if (name == "float64") return at::kDouble;
+  if (name == "float16") return at::kHalf;
+  if (name == "bfloat16") return at::kBFloat16;
+  throw ConfigError("--dtype '" + name + "' is not one of float32, float64, float16, bfloat16");
+}
+
+std::unique_ptr<models::Transformer> loadModel(const std::string& folder, const GlobalOptions& options) {
+  Progress progress;
+  // A progress line only for a person watching a terminal; logs stay clean.
+  const bool show = !options.quiet && isatty(STDERR_FILENO);
+  if (show) {
+    progress.setListener([](const std::string& stage, double fraction) {
+      std::fprintf(stderr, "\r%s %3.0f%%", stage.c_str(), fraction * 100.0);
+      std::fflush(stderr);
+    });
+  }
+  models::LoadOptions load;
+  load.device = chooseDevice(options.device);
+  load.dtype = parseDtype(options.dtype);
+  auto model = models::loadHfModel(folder, load, progress);
+  if (show) std::fprintf(stderr, "\n");
+  return model;
+}
+
+ParsedIds parseIds(const std::string& text) {
+  std::vector<std::vector<int64_t>> rows;
+  std::stringstream rowStream(text);
+  std::string row;
+  while (std::getline(rowStream, row, ';')) {
+    std::vector<int64_t> ids;
+    std::stringstream itemStream(row);
+    std::string item;
+    while (std::getline(itemStream, item, ',')) {
+      const auto first = item.find_first_not_of(" \t");
+      const auto last = item.find_last_not_of(" \t");
+      if (first == std::string::npos) throw ConfigError("--ids: empty id in row '" + row + "'");
+      const auto token = item.substr(first, last - first + 1);
+      std::size_t used = 0;
+      long long value = 0;
+      try {
+        value = std::stoll(token, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != token.size()) throw ConfigError("--ids: '" + token + "' is not a token id");
+      ids.push_back(value);
+    }
+    if (ids.empty()) throw ConfigError("--ids: row " + std::to_string(rows.size() + 1) + " is empty");
+    rows.push_back(std::move(ids));
+  }
+  if (rows.empty()) throw ConfigError("--ids: no rows; write e.g. \"1,2,3;4,5,6\"");
+  std::size_t width = 0;
+  bool ragged = false;
+  for (const auto& r : rows) {
+    if (width != 0 && r.size() != width) ragged = true;
+    width = std::max(width, r.size());
+  }
+  ParsedIds parsed;
+  parsed.ids = torch::zeros({static_cast<int64_t>(rows.size()), static_cast<int64_t>(width)}, torch::kLong);
+  if (ragged) parsed.mask = torch::zeros_like(parsed.ids);
+  for (std::size_t b = 0; b < rows.size(); ++b) {
+    for (std::size_t t = 0; t < rows[b].size(); ++t) {
+      parsed.ids[b][t] = rows[b][t];
+      if (ragged) parsed.mask[b][t] = 1;
+    }
+  }
+  return parsed;
+}
+
+}  // namespace cs::cli

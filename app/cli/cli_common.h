@@ -1,0 +1,38 @@
+// Pieces shared by the subcommands: global options, model loading with a progress line,
+// and parsing of --ids.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <string>
+
+#include "models/transformer.h"
+
+namespace CLI {
+class App;
+}
+
+namespace cs::cli {
+
+struct GlobalOptions {
+  int threads = 0;              ///< 0: CIRCUITSCOPE_THREADS or the core count
+  std::string device = "cpu";
+  std::string dtype = "float32";
+  bool quiet = false;
+};
+
+/// Loads a model folder with the global device and dtype, printing progress on stderr.
+std::unique_ptr<models::Transformer> loadModel(const std::string& folder, const GlobalOptions& options);
+
+/// Token ids and attention mask from "1,2,3;4,5,6". Rows of unequal length are right-padded
+/// with id 0 and masked out. Throws ConfigError with the offending text.
+struct ParsedIds {
+  at::Tensor ids;   // [B, T] int64
+  at::Tensor mask;  // [B, T] int64, undefined when all rows have the same length
+};
+ParsedIds parseIds(const std::string& text);
+
+at::ScalarType parseDtype(const std::string& name);
+
+}  // namespace cs::cli

@@ -1,0 +1,12 @@
+// Subcommand registration: each adds itself to the app and runs when chosen.
+#pragma once
+
+#include "app/cli/cli_common.h"
+
+namespace cs::cli {
+
+void addInfoCommand(CLI::App& app, const GlobalOptions& options);
+void addRunCommand(CLI::App& app, const GlobalOptions& options);
+void addMakeRandomCommand(CLI::App& app, const GlobalOptions& options);
+
+}  // namespace cs::cli

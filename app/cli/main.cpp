@@ -1,0 +1,41 @@
+// circuitscope-cli: the headless entry point. Errors print one line on stderr and exit 1;
+// nothing reaches the user as a crash or a stack trace.
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "app/cli/commands.h"
+#include "core/error.h"
+#include "core/threads.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"circuitscope: look inside neural networks, prune and patch them"};
+  app.require_subcommand(1);
+  cs::cli::GlobalOptions options;
+  app.add_option("--threads", options.threads,
+                 "compute threads (default: $CIRCUITSCOPE_THREADS, else the number of cores)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--device", options.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  app.add_option("--dtype", options.dtype, "float32, float64, float16 or bfloat16")->capture_default_str();
+  app.add_flag("-q,--quiet", options.quiet, "no progress output");
+  cs::cli::addInfoCommand(app, options);
+  cs::cli::addRunCommand(app, options);
+  cs::cli::addMakeRandomCommand(app, options);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const cs::Error& e) {
+    std::cerr << "circuitscope-cli: error: " << e.what() << "\n";
+    return 1;
+  } catch (const c10::Error& e) {
+    std::cerr << "circuitscope-cli: error: " << e.what_without_backtrace() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "circuitscope-cli: internal error: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,15 @@
+# One precompiled header for libtorch, shared by every target that includes it.
+# Targets call cs_use_torch(target): it links Torch and reuses the shared PCH.
+# REUSE_FROM needs identical compile flags, so the PCH target gets the same warnings.
+add_library(circuitscope_torch_pch OBJECT ${CMAKE_CURRENT_LIST_DIR}/pch_dummy.cpp)
+target_link_libraries(circuitscope_torch_pch PUBLIC ${TORCH_LIBRARIES} circuitscope::warnings)
+if(CS_USE_PCH)
+  target_precompile_headers(circuitscope_torch_pch PRIVATE <torch/torch.h>)
+endif()
+
+function(cs_use_torch target)
+  target_link_libraries(${target} PUBLIC ${TORCH_LIBRARIES})
+  if(CS_USE_PCH)
+    target_precompile_headers(${target} REUSE_FROM circuitscope_torch_pch)
+  endif()
+endfunction()

@@ -1,0 +1,321 @@
+// Transformer forward pass. Each step fires its hook point; with nothing attached a point costs
+// one branch. hook_result is computed only when something is attached to it.
+#include "models/transformer.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+#include "models/layers.h"
+
+namespace cs::models {
+
+using hooks::HookKind;
+
+namespace {
+std::string shapeText(at::IntArrayRef sizes) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
+  return s + "]";
+}
+
+void expectShape(const at::Tensor& t, const std::vector<int64_t>& shape, const std::string& name,
+                 bool optional = false) {
+  if (!t.defined()) {
+    if (optional) return;
+    throw ShapeError("weight " + name + " is missing; expected " + shapeText(shape));
+  }
+  if (t.sizes() != at::IntArrayRef(shape)) {
+    throw ShapeError("weight " + name + ": expected " + shapeText(shape) + ", got " +
+                     shapeText(t.sizes()));
+  }
+}
+}  // namespace
+
+struct Transformer::Context {
+  int64_t batch = 0;
+  int64_t tokens = 0;
+  at::Tensor keyMask;    // [B or 1, 1, T, T] bool, true = hidden; undefined if nothing hidden
+  at::Tensor cos, sin;   // [B, T, 1, E] rotary tables
+};
+
+Transformer::Transformer(TransformerConfig config, TransformerWeights weights)
+    : m_config(std::move(config)), m_weights(std::move(weights)), m_hooks(m_config.nLayers) {
+  m_config.validate();
+  checkShapes();
+  if (m_config.positions == PositionKind::Rotary) {
+    m_invFreq = rotaryInverseFrequencies(m_config.rope, m_config.dHead).to(device());
+  }
+}
+
+void Transformer::checkShapes() const {
+  const auto& c = m_config;
+  const auto& w = m_weights;
+  const int64_t D = c.dModel, E = c.dHead;
+  if (c.input == InputKind::Tokens) {
+    expectShape(w.W_E, {c.dVocab, D}, "embed.W_E");
+  } else {
+    expectShape(w.W_patch, {D, c.nChannels, c.patchSize, c.patchSize}, "embed.W_patch");
+    expectShape(w.b_patch, {D}, "embed.b_patch");
+    expectShape(w.classToken, {D}, "embed.class_token");
+  }
+  if (c.positions == PositionKind::Learned) {
+    const int64_t P = c.input == InputKind::Patches ? c.nPatches() + 1 : c.nCtx;
+    expectShape(w.W_pos, {P, D}, "pos_embed.W_pos");
+  }
+  if (static_cast<int>(w.blocks.size()) != c.nLayers) {
+    throw ShapeError("weights hold " + std::to_string(w.blocks.size()) + " blocks, config says " +
+                     std::to_string(c.nLayers));
+  }
+  const bool ln = c.norm == NormKind::LayerNorm;
+  for (int l = 0; l < c.nLayers; ++l) {
+    const auto& b = w.blocks[l];
+    const std::string p = "blocks." + std::to_string(l) + ".";
+    const int64_t H = c.nHeads[l], Hkv = c.nKvHeads[l], F = c.dMlp[l];
+    if (b.attn.nHeads != H || b.attn.nKvHeads != Hkv || b.attn.dHead != E) {
+      throw ShapeError(p + "attn: head counts differ from the config");
+    }
+    expectShape(b.ln1.weight, {D}, p + "ln1.w");
+    if (ln) expectShape(b.ln1.bias, {D}, p + "ln1.b");
+    expectShape(b.attn.W_QKV, {D, (H + 2 * Hkv) * E}, p + "attn.W_QKV");
+    if (c.qkvBias) expectShape(b.attn.b_QKV, {(H + 2 * Hkv) * E}, p + "attn.b_QKV");
+    expectShape(b.attn.W_O, {H, E, D}, p + "attn.W_O");
+    if (c.attnOutBias) expectShape(b.attn.b_O, {D}, p + "attn.b_O");
+    expectShape(b.ln2.weight, {D}, p + "ln2.w");
+    if (ln) expectShape(b.ln2.bias, {D}, p + "ln2.b");
+    expectShape(b.mlp.W_in, {D, F}, p + "mlp.W_in");
+    if (c.mlpBias) expectShape(b.mlp.b_in, {F}, p + "mlp.b_in");
+    if (c.gatedMlp) expectShape(b.mlp.W_gate, {D, F}, p + "mlp.W_gate");
+    expectShape(b.mlp.W_out, {F, D}, p + "mlp.W_out");
+    if (c.mlpBias) expectShape(b.mlp.b_out, {D}, p + "mlp.b_out");
+  }
+  expectShape(w.lnFinal.weight, {D}, "ln_final.w");
+  if (ln) expectShape(w.lnFinal.bias, {D}, "ln_final.b");
+  expectShape(w.W_U, {D, c.dOutput()}, "unembed.W_U");
+  if (c.unembedBias) expectShape(w.b_U, {c.dOutput()}, "unembed.b_U");
+}
+
+std::vector<hooks::HookPoint> Transformer::hookPoints() const {
+  auto points = hooks::allHookPoints(m_config.nLayers);
+  if (m_config.positions != PositionKind::Learned) {
+    std::erase(points, hooks::HookPoint{HookKind::PosEmbed, -1});
+  }
+  return points;
+}
+
+c10::Device Transformer::device() const { return m_weights.lnFinal.weight.device(); }
+at::ScalarType Transformer::dtype() const { return m_weights.lnFinal.weight.scalar_type(); }
+
+void Transformer::to(c10::Device device, at::ScalarType dtype) {
+  const bool tied = m_weights.W_U.defined() && m_weights.W_E.defined() &&
+                    m_weights.W_U.is_alias_of(m_weights.W_E);
+  auto move = [&](at::Tensor& t) {
+    if (t.defined()) t = t.to(device, dtype);
+  };
+  auto& w = m_weights;
+  for (auto* t : {&w.W_E, &w.W_pos, &w.W_patch, &w.b_patch, &w.classToken, &w.lnFinal.weight,
+                  &w.lnFinal.bias, &w.b_U}) {
+    move(*t);
+  }
+  for (auto& b : w.blocks) {
+    for (auto* t : {&b.ln1.weight, &b.ln1.bias, &b.attn.W_QKV, &b.attn.b_QKV, &b.attn.W_O,
+                    &b.attn.b_O, &b.ln2.weight, &b.ln2.bias, &b.mlp.W_in, &b.mlp.b_in,
+                    &b.mlp.W_gate, &b.mlp.W_out, &b.mlp.b_out}) {
+      move(*t);
+    }
+  }
+  if (tied) {
+    w.W_U = w.W_E.t();
+  } else {
+    move(w.W_U);
+  }
+  if (m_invFreq.defined()) m_invFreq = m_invFreq.to(device);
+}
+
+at::Tensor Transformer::forward(const ModelInput& input) {
+  Context ctx;
+  auto x = embed(input, ctx);  // [B, T, D]
+  for (int layer = 0; layer < m_config.nLayers; ++layer) x = block(layer, std::move(x), ctx);
+  x = applyNorm(x, m_weights.lnFinal, m_config.norm, m_config.normEps);
+  x = m_hooks.fire(HookKind::LnFinalNormalized, -1, std::move(x));
+  return m_hooks.fire(HookKind::Logits, -1, unembed(std::move(x)));
+}
+
+at::Tensor Transformer::embed(const ModelInput& input, Context& ctx) {
+  const auto& c = m_config;
+  const auto dev = device();
+  at::Tensor x;  // [B, T, D]
+  at::Tensor positions;  // [B, T] int64, for learned or rotary positions
+  if (c.input == InputKind::Patches) {
+    if (!input.pixels.defined()) throw ShapeError("this model takes images: pass pixel values");
+    const auto& px = input.pixels;
+    if (px.dim() != 4 || px.size(1) != c.nChannels || px.size(2) != c.imageSize ||
+        px.size(3) != c.imageSize) {
+      throw ShapeError("pixel values: expected [batch, " + std::to_string(c.nChannels) + ", " +
+                       std::to_string(c.imageSize) + ", " + std::to_string(c.imageSize) +
+                       "], got " + shapeText(px.sizes()));
+    }
+    const auto pixels = px.to(dev, dtype());
+    const auto patches = at::conv2d(pixels, m_weights.W_patch, m_weights.b_patch,
+                                    {c.patchSize, c.patchSize});  // [B, D, h, w]
+    const auto tokens = patches.flatten(2).transpose(1, 2);        // [B, N, D]
+    const auto cls = m_weights.classToken.view({1, 1, -1}).expand({pixels.size(0), 1, c.dModel});
+    x = at::cat({cls, tokens}, 1);
+    ctx.batch = x.size(0);
+    ctx.tokens = x.size(1);
+  } else {
+    if (input.embeddings.defined()) {
+      const auto& e = input.embeddings;
+      if (e.dim() != 3 || e.size(2) != c.dModel) {
+        throw ShapeError("input embeddings: expected [batch, pos, " + std::to_string(c.dModel) +
+                         "], got " + shapeText(e.sizes()));
+      }
+      x = e.to(dev, dtype());
+    } else {
+      if (!input.tokens.defined()) throw ShapeError("this model takes token ids: pass tokens");
+      const auto& ids = input.tokens;
+      if (ids.dim() != 2 || ids.size(1) == 0) {
+        throw ShapeError("token ids: expected [batch, pos] with pos > 0, got " + shapeText(ids.sizes()));
+      }
+      if (at::isFloatingType(ids.scalar_type())) throw ShapeError("token ids must be integers");
+      const auto ids64 = ids.to(dev, at::kLong);
+      if (ids64.numel() > 0) {
+        const auto lo = ids64.min().item<int64_t>(), hi = ids64.max().item<int64_t>();
+        if (lo < 0 || hi >= c.dVocab) {
+          throw ShapeError("token id " + std::to_string(lo < 0 ? lo : hi) +
+                           " is outside the vocabulary [0, " + std::to_string(c.dVocab) + ")");
+        }
+      }
+      x = at::embedding(m_weights.W_E, ids64);
+    }
+    ctx.batch = x.size(0);
+    ctx.tokens = x.size(1);
+    if (input.attentionMask.defined()) {
+      const auto& m = input.attentionMask;
+      if (m.sizes() != at::IntArrayRef({ctx.batch, ctx.tokens})) {
+        throw ShapeError("attention mask: expected " + shapeText({ctx.batch, ctx.tokens}) +
+                         ", got " + shapeText(m.sizes()));
+      }
+      const auto valid = m.to(dev).ne(0);  // [B, T]
+      // Positions count real tokens only, so a left-padded row sees the same positions as
+      // the unpadded row.
+      positions = (valid.to(at::kLong).cumsum(1) - 1).clamp_min(0);
+      ctx.keyMask = valid.logical_not().view({ctx.batch, 1, 1, ctx.tokens});
+    }
+  }
+  const int64_t T = ctx.tokens;
+  if (!positions.defined()) positions = at::arange(T, at::TensorOptions(dev).dtype(at::kLong)).unsqueeze(0);
+  if (c.causal) {
+    auto hidden = at::ones({T, T}, at::TensorOptions(dev).dtype(at::kBool)).triu(1);
+    if (c.slidingWindow > 0) {
+      hidden = hidden.logical_or(at::ones({T, T}, hidden.options()).tril(-c.slidingWindow));
+    }
+    hidden = hidden.view({1, 1, T, T});
+    ctx.keyMask = ctx.keyMask.defined() ? ctx.keyMask.logical_or(hidden) : hidden;
+  }
+  x = m_hooks.fire(HookKind::Embed, -1, std::move(x));
+  if (c.positions == PositionKind::Learned) {
+    const int64_t limit = m_weights.W_pos.size(0);
+    if (T > limit) {
+      throw ShapeError("input has " + std::to_string(T) + " positions but the model knows " +
+                       std::to_string(limit) + "; shorten the input");
+    }
+    at::Tensor pos;  // [B or 1, T, D]
+    if (c.input == InputKind::Patches) {
+      pos = m_weights.W_pos.unsqueeze(0);
+    } else {
+      pos = at::embedding(m_weights.W_pos, positions);
+    }
+    pos = pos.expand({ctx.batch, T, c.dModel});
+    pos = m_hooks.fire(HookKind::PosEmbed, -1, std::move(pos));
+    x = x + pos;
+  } else if (c.positions == PositionKind::Rotary) {
+    std::tie(ctx.cos, ctx.sin) = rotaryTables(positions, m_invFreq, dtype());
+  }
+  return x;
+}
+
+at::Tensor Transformer::block(int layer, at::Tensor x, const Context& ctx) {
+  const auto& w = m_weights.blocks[layer];
+  x = m_hooks.fire(HookKind::ResidPre, layer, std::move(x));
+  auto normed = m_hooks.fire(HookKind::Ln1Normalized, layer,
+                             applyNorm(x, w.ln1, m_config.norm, m_config.normEps));
+  auto attnOut = m_hooks.fire(HookKind::AttnOut, layer, attention(layer, normed, ctx));
+  auto mid = m_hooks.fire(HookKind::ResidMid, layer, x + attnOut);
+  normed = m_hooks.fire(HookKind::Ln2Normalized, layer,
+                        applyNorm(mid, w.ln2, m_config.norm, m_config.normEps));
+  auto mlpOut = m_hooks.fire(HookKind::MlpOut, layer, mlp(layer, normed));
+  return m_hooks.fire(HookKind::ResidPost, layer, mid + mlpOut);
+}
+
+at::Tensor Transformer::attention(int layer, const at::Tensor& x, const Context& ctx) {
+  const auto& w = m_weights.blocks[layer].attn;
+  const int64_t B = ctx.batch, T = ctx.tokens, H = w.nHeads, Hkv = w.nKvHeads, E = w.dHead;
+  const int64_t D = m_config.dModel;
+  if (H == 0) {
+    auto out = at::zeros({B, T, D}, x.options());
+    return w.b_O.defined() ? out + w.b_O : out;
+  }
+  const auto qkv = project(x, w.W_QKV, w.b_QKV);  // [B, T, (H + 2 Hkv) E]
+  auto q = m_hooks.fire(HookKind::Q, layer, qkv.narrow(2, 0, H * E).view({B, T, H, E}));
+  auto k = m_hooks.fire(HookKind::K, layer, qkv.narrow(2, H * E, Hkv * E).view({B, T, Hkv, E}));
+  auto v = m_hooks.fire(HookKind::V, layer,
+                        qkv.narrow(2, (H + Hkv) * E, Hkv * E).view({B, T, Hkv, E}));
+  if (m_config.positions == PositionKind::Rotary) {
+    q = applyRotary(q, ctx.cos, ctx.sin);
+    k = applyRotary(k, ctx.cos, ctx.sin);
+  }
+  auto qh = q.transpose(1, 2);  // [B, H, T, E]
+  auto kh = k.transpose(1, 2);  // [B, Hkv, T, E]
+  auto vh = v.transpose(1, 2);
+  if (Hkv != H) {
+    // Each key/value head serves H / Hkv consecutive query heads.
+    const int64_t group = H / Hkv;
+    kh = kh.unsqueeze(2).expand({B, Hkv, group, T, E}).reshape({B, H, T, E});
+    vh = vh.unsqueeze(2).expand({B, Hkv, group, T, E}).reshape({B, H, T, E});
+  }
+  double scale = 1.0 / std::sqrt(static_cast<double>(E));
+  if (m_config.scaleAttnByInverseLayer) scale /= (layer + 1);
+  auto scores = at::matmul(qh, kh.transpose(-1, -2)).mul(scale);  // [B, H, T, T]
+  if (ctx.keyMask.defined()) {
+    // The lowest finite value, not -inf: a row with every key hidden (a padding query) then
+    // gives a uniform pattern instead of NaN.
+    scores = scores.masked_fill(ctx.keyMask, std::numeric_limits<float>::lowest());
+  }
+  scores = m_hooks.fire(HookKind::AttnScores, layer, std::move(scores));
+  auto pattern = m_hooks.fire(HookKind::Pattern, layer, at::softmax(scores, -1));
+  auto z = m_hooks.fire(HookKind::Z, layer, at::matmul(pattern, vh).transpose(1, 2));  // [B, T, H, E]
+  at::Tensor out;  // [B, T, D]
+  if (m_hooks.active(HookKind::Result, layer)) {
+    auto result = at::einsum("bthe,hed->bthd", {z, w.W_O});  // [B, T, H, D]
+    result = m_hooks.fire(HookKind::Result, layer, std::move(result));
+    out = result.sum(2);
+    if (w.b_O.defined()) out = out + w.b_O;
+  } else {
+    out = project(z.reshape({B, T, H * E}), w.W_O.view({H * E, D}), w.b_O);
+  }
+  return out;
+}
+
+at::Tensor Transformer::mlp(int layer, const at::Tensor& x) {
+  const auto& w = m_weights.blocks[layer].mlp;
+  at::Tensor post;  // [B, T, F]
+  if (m_config.gatedMlp) {
+    auto pre = m_hooks.fire(HookKind::MlpPre, layer, project(x, w.W_gate));
+    post = applyActivation(pre, m_config.activation) * project(x, w.W_in, w.b_in);
+  } else {
+    auto pre = m_hooks.fire(HookKind::MlpPre, layer, project(x, w.W_in, w.b_in));
+    post = applyActivation(pre, m_config.activation);
+  }
+  post = m_hooks.fire(HookKind::MlpPost, layer, std::move(post));
+  return project(post, w.W_out, w.b_out);
+}
+
+at::Tensor Transformer::unembed(at::Tensor x) {
+  if (m_config.head == HeadKind::Classifier) x = x.select(1, 0);  // class token [B, D]
+  return project(x, m_weights.W_U, m_weights.b_U);
+}
+
+}  // namespace cs::models

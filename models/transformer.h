@@ -1,0 +1,54 @@
+// The config-driven Transformer: GPT-2, the Llama family (Mistral, Qwen2), ViT and the toys.
+// Pre-norm blocks; every intermediate passes through its hook point (hooks/hook_point.h).
+// Legend: B batch, T positions, D model width, H heads, Hkv key/value heads, E head width,
+// F MLP width, V vocabulary or classes.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <vector>
+
+#include "hooks/hook_registry.h"
+#include "models/model.h"
+#include "models/transformer_config.h"
+#include "models/transformer_weights.h"
+
+namespace cs::models {
+
+class Transformer final : public Model {
+ public:
+  /// Checks every weight's shape against the config (ShapeError naming the weight).
+  Transformer(TransformerConfig config, TransformerWeights weights);
+
+  at::Tensor forward(const ModelInput& input) override;
+  hooks::HookRegistry& hooks() override { return m_hooks; }
+  std::vector<hooks::HookPoint> hookPoints() const override;
+
+  const TransformerConfig& config() const { return m_config; }
+  /// Mutable for pruning and editing; keep shapes as they are.
+  TransformerWeights& weights() { return m_weights; }
+  const TransformerWeights& weights() const { return m_weights; }
+
+  c10::Device device() const;
+  at::ScalarType dtype() const;
+  /// Moves and casts every weight (e.g. to CUDA, or to float64 for exact checks).
+  void to(c10::Device device, at::ScalarType dtype);
+
+ private:
+  struct Context;  // per-forward state: mask, rotary tables, sizes
+
+  at::Tensor embed(const ModelInput& input, Context& ctx);
+  at::Tensor block(int layer, at::Tensor x, const Context& ctx);
+  at::Tensor attention(int layer, const at::Tensor& x, const Context& ctx);
+  at::Tensor mlp(int layer, const at::Tensor& x);
+  at::Tensor unembed(at::Tensor x);
+  void checkShapes() const;
+
+  TransformerConfig m_config;
+  TransformerWeights m_weights;
+  hooks::HookRegistry m_hooks;
+  at::Tensor m_invFreq;  // [E/2] rotary inverse frequencies
+};
+
+}  // namespace cs::models
