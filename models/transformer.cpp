@@ -287,14 +287,16 @@ at::Tensor Transformer::attention(int layer, const at::Tensor& x, const Context&
   scores = m_hooks.fire(HookKind::AttnScores, layer, std::move(scores));
   auto pattern = m_hooks.fire(HookKind::Pattern, layer, at::softmax(scores, -1));
   auto z = m_hooks.fire(HookKind::Z, layer, at::matmul(pattern, vh).transpose(1, 2));  // [B, T, H, E]
-  at::Tensor out;  // [B, T, D]
+  auto out = project(z.reshape({B, T, H * E}), w.W_O.view({H * E, D}), w.b_O);  // [B, T, D]
   if (m_hooks.active(HookKind::Result, layer)) {
-    auto result = at::einsum("bthe,hed->bthd", {z, w.W_O});  // [B, T, H, D]
-    result = m_hooks.fire(HookKind::Result, layer, std::move(result));
-    out = result.sum(2);
-    if (w.b_O.defined()) out = out + w.b_O;
-  } else {
-    out = project(z.reshape({B, T, H * E}), w.W_O.view({H * E, D}), w.b_O);
+    const auto result = at::einsum("bthe,hed->bthd", {z, w.W_O});  // [B, T, H, D]
+    const auto fired = m_hooks.fire(HookKind::Result, layer, result);
+    // Observers leave the tensor as it was: keep the one-GEMM output so that observing
+    // hook_result changes no bit of the forward pass.
+    if (!fired.is_same(result)) {
+      out = fired.sum(2);
+      if (w.b_O.defined()) out = out + w.b_O;
+    }
   }
   return out;
 }
