@@ -31,14 +31,21 @@ int envThreads() {
   return static_cast<int>(n);
 }
 
+using BlasSetter = void (*)(int);
+using BlasGetter = int (*)();
+
+BlasSetter blasSetter() {
+  static const auto setter = reinterpret_cast<BlasSetter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  return setter;
+}
+
+BlasGetter blasGetter() {
+  static const auto getter = reinterpret_cast<BlasGetter>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return getter;
+}
+
 void setBlasThreads(int n) {
-  using Setter = void (*)(int);
-  for (const char* name : {"openblas_set_num_threads", "goto_set_num_threads"}) {
-    if (auto setter = reinterpret_cast<Setter>(dlsym(RTLD_DEFAULT, name))) {
-      setter(n);
-      return;
-    }
-  }
+  if (auto setter = blasSetter()) setter(n);
 }
 }  // namespace
 
@@ -51,5 +58,16 @@ int configureThreads(int requested) {
 }
 
 int threadCount() { return at::get_num_threads(); }
+
+ScopedBlasThreads::ScopedBlasThreads(int n) {
+  const auto getter = blasGetter();
+  m_previous = getter ? getter() : 0;
+  if (m_previous > 0 && m_previous != n) setBlasThreads(n);
+}
+
+ScopedBlasThreads::~ScopedBlasThreads() {
+  const auto getter = blasGetter();
+  if (m_previous > 0 && getter && getter() != m_previous) setBlasThreads(m_previous);
+}
 
 }  // namespace cs

@@ -14,4 +14,18 @@ int configureThreads(int requested = 0);
 /// The intra-op thread count libtorch uses now.
 int threadCount();
 
+/// Sets the BLAS thread count for a scope and restores it after. Used around loops that call
+/// many small GEMMs from libtorch's own worker threads, where a multi-threaded BLAS would
+/// oversubscribe the cores. A no-op when the BLAS has no thread setter.
+class ScopedBlasThreads {
+ public:
+  explicit ScopedBlasThreads(int n);
+  ~ScopedBlasThreads();
+  ScopedBlasThreads(const ScopedBlasThreads&) = delete;
+  ScopedBlasThreads& operator=(const ScopedBlasThreads&) = delete;
+
+ private:
+  int m_previous = 0;
+};
+
 }  // namespace cs

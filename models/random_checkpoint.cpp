@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -14,14 +15,11 @@ namespace cs::models {
 
 namespace fs = std::filesystem;
 
-void writeRandomCheckpoint(const TransformerConfig& config, const fs::path& folder,
-                           std::uint64_t seed, double std) {
-  config.validate();
-  const auto& arch = archForFamily(config.family);
-  std::error_code ec;
-  fs::create_directories(folder, ec);
-  if (ec) throw IoError("cannot create " + folder.string() + ": " + ec.message());
-
+namespace {
+// Random tensors for every non-optional checkpoint tensor of the config, in spec order.
+std::vector<std::pair<std::string, at::Tensor>> randomTensors(const ArchDefinition& arch,
+                                                              const TransformerConfig& config,
+                                                              std::uint64_t seed, double std) {
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (const auto& spec : arch.tensorSpecs(config)) {
@@ -34,11 +32,33 @@ void writeRandomCheckpoint(const TransformerConfig& config, const fs::path& fold
     }
     tensors.emplace_back(spec.name, t);
   }
-  data::writeSafetensors(folder / "model.safetensors", tensors, {{"format", "pt"}});
+  return tensors;
+}
+}  // namespace
+
+void writeRandomCheckpoint(const TransformerConfig& config, const fs::path& folder,
+                           std::uint64_t seed, double std) {
+  config.validate();
+  const auto& arch = archForFamily(config.family);
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec) throw IoError("cannot create " + folder.string() + ": " + ec.message());
+  data::writeSafetensors(folder / "model.safetensors", randomTensors(arch, config, seed, std),
+                         {{"format", "pt"}});
   const auto configPath = folder / "config.json";
   std::ofstream out(configPath);
   out << arch.configJson(config).dump(2) << "\n";
   if (!out) throw IoError("cannot write " + configPath.string());
+}
+
+std::unique_ptr<Transformer> randomTransformer(const TransformerConfig& config, std::uint64_t seed,
+                                               double std) {
+  config.validate();
+  const auto& arch = archForFamily(config.family);
+  std::map<std::string, at::Tensor> byName;
+  for (auto& [name, t] : randomTensors(arch, config, seed, std)) byName.emplace(name, std::move(t));
+  const TensorGetter get = [&byName](const std::string& name) { return byName.at(name); };
+  return std::make_unique<Transformer>(config, arch.mapWeights(config, get));
 }
 
 TransformerConfig configForShape(const ModelShape& s) {

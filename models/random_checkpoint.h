@@ -4,8 +4,10 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 
+#include "models/transformer.h"
 #include "models/transformer_config.h"
 
 namespace cs::models {
@@ -15,6 +17,10 @@ namespace cs::models {
 /// biases ~ N(0, std/2), norm weights 1 + N(0, std/2): deterministic for a seed.
 void writeRandomCheckpoint(const TransformerConfig& config, const std::filesystem::path& folder,
                            std::uint64_t seed = 0, double std = 0.02);
+
+/// The same random weights as writeRandomCheckpoint, built in memory (no files).
+std::unique_ptr<Transformer> randomTransformer(const TransformerConfig& config,
+                                               std::uint64_t seed = 0, double std = 0.02);
 
 /// Sizes of a model to generate; zero means "the family's usual value".
 struct ModelShape {

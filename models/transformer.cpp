@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "models/attention_core.h"
 #include "models/layers.h"
 
 namespace cs::models {
@@ -267,26 +268,17 @@ at::Tensor Transformer::attention(int layer, const at::Tensor& x, const Context&
     q = applyRotary(q, ctx.cos, ctx.sin);
     k = applyRotary(k, ctx.cos, ctx.sin);
   }
-  auto qh = q.transpose(1, 2);  // [B, H, T, E]
-  auto kh = k.transpose(1, 2);  // [B, Hkv, T, E]
-  auto vh = v.transpose(1, 2);
-  if (Hkv != H) {
-    // Each key/value head serves H / Hkv consecutive query heads.
-    const int64_t group = H / Hkv;
-    kh = kh.unsqueeze(2).expand({B, Hkv, group, T, E}).reshape({B, H, T, E});
-    vh = vh.unsqueeze(2).expand({B, Hkv, group, T, E}).reshape({B, H, T, E});
-  }
   double scale = 1.0 / std::sqrt(static_cast<double>(E));
   if (m_config.scaleAttnByInverseLayer) scale /= (layer + 1);
-  auto scores = at::matmul(qh, kh.transpose(-1, -2)).mul(scale);  // [B, H, T, T]
+  auto scores = attentionScores(q, k, scale);  // [B, H, T, T]
   if (ctx.keyMask.defined()) {
     // The lowest finite value, not -inf: a row with every key hidden (a padding query) then
     // gives a uniform pattern instead of NaN.
-    scores = scores.masked_fill(ctx.keyMask, std::numeric_limits<float>::lowest());
+    scores.masked_fill_(ctx.keyMask, std::numeric_limits<float>::lowest());
   }
   scores = m_hooks.fire(HookKind::AttnScores, layer, std::move(scores));
   auto pattern = m_hooks.fire(HookKind::Pattern, layer, at::softmax(scores, -1));
-  auto z = m_hooks.fire(HookKind::Z, layer, at::matmul(pattern, vh).transpose(1, 2));  // [B, T, H, E]
+  auto z = m_hooks.fire(HookKind::Z, layer, attentionMix(pattern, v));  // [B, T, H, E]
   auto out = project(z.reshape({B, T, H * E}), w.W_O.view({H * E, D}), w.b_O);  // [B, T, D]
   if (m_hooks.active(HookKind::Result, layer)) {
     const auto result = at::einsum("bthe,hed->bthd", {z, w.W_O});  // [B, T, H, D]

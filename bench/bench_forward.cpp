@@ -1,0 +1,163 @@
+// bench_forward: forward-pass speed of a random GPT-2-small-shaped model (12 layers, width 768,
+// 12 heads, vocabulary 50257, 8 x 128 tokens) with idle hook points and with every hook point
+// but hook_result observed by a no-op hook (and with hook_result too), against this machine's GEMM speed; plus one call of a tiny model.
+// Prints one JSON object as its last line.
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "bench_util.h"
+#include "core/gemm_speed.h"
+#include "core/threads.h"
+#include "models/random_checkpoint.h"
+
+namespace {
+
+// Multiply-adds of the forward pass, counted as 2 FLOPs each: the projections, the two
+// attention products and the unembedding (elementwise work is not counted).
+double forwardFlops(const cs::models::TransformerConfig& c, int64_t batch, int64_t tokens) {
+  const double bt = static_cast<double>(batch) * tokens;
+  double flops = 0.0;
+  for (int l = 0; l < c.nLayers; ++l) {
+    const double qkvWidth = static_cast<double>(c.nHeads[l] + 2 * c.nKvHeads[l]) * c.dHead;
+    const double headsWidth = static_cast<double>(c.nHeads[l]) * c.dHead;
+    flops += 2.0 * bt * c.dModel * (qkvWidth + headsWidth);          // QKV and W_O
+    flops += 2.0 * bt * c.dModel * c.dMlp[l] * (c.gatedMlp ? 3 : 2);  // MLP
+    flops += 2.0 * 2.0 * batch * c.nHeads[l] * static_cast<double>(tokens) * tokens * c.dHead;  // QK^T, PV
+  }
+  flops += 2.0 * bt * c.dModel * c.dOutput();
+  return flops;
+}
+
+// Time between consecutive hook points, summed over layers: which stage of the forward pass
+// costs what. The observers only read the clock.
+void printBreakdown(cs::models::Transformer& model, const cs::models::ModelInput& input) {
+  using Clock = std::chrono::steady_clock;
+  std::map<std::string, double> seconds;
+  auto last = Clock::now();
+  std::string lastName = "start";
+  std::vector<cs::hooks::HookHandle> handles;
+  for (const auto& point : model.hookPoints()) {
+    if (point.kind == cs::hooks::HookKind::Result) continue;
+    handles.push_back(model.hooks().observe(point, [&](const at::Tensor&, const cs::hooks::HookPoint& p) {
+      const auto now = Clock::now();
+      auto name = cs::hooks::hookName(p);
+      if (p.layer >= 0) name = name.substr(name.find('.', 7) + 1);
+      seconds[lastName + " -> " + name] += std::chrono::duration<double>(now - last).count();
+      lastName = name;
+      last = Clock::now();
+    }));
+  }
+  model.forward(input);
+  last = Clock::now();
+  lastName = "start";
+  seconds.clear();
+  model.forward(input);
+  seconds[lastName + " -> end"] += std::chrono::duration<double>(Clock::now() - last).count();
+  double total = 0;
+  for (const auto& [k, v] : seconds) total += v;
+  for (const auto& [k, v] : seconds) {
+    std::fprintf(stderr, "%-55s %8.1f ms %5.1f%%\n", k.c_str(), v * 1e3, 100 * v / total);
+  }
+}
+
+int argInt(int argc, char** argv, const std::string& name, int fallback) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (argv[i] == name) return std::atoi(argv[i + 1]);
+  }
+  return fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace cs;
+  const int threads = configureThreads(argInt(argc, argv, "--threads", 0));
+  const int batch = argInt(argc, argv, "--batch", 8);
+  const int tokens = argInt(argc, argv, "--tokens", 128);
+  const int rounds = argInt(argc, argv, "--rounds", 3);
+
+  models::ModelShape shape;
+  shape.family = "gpt2";
+  shape.nLayers = argInt(argc, argv, "--layers", 12);
+  shape.dModel = 768;
+  shape.nHeads = 12;
+  shape.dMlp = 3072;
+  shape.dVocab = 50257;
+  shape.nCtx = 1024;
+  const auto config = models::configForShape(shape);
+  auto model = models::randomTransformer(config, 0);
+  std::cerr << "model: " << model->weights().parameterCount() << " parameters, " << threads << " threads\n";
+
+  c10::InferenceMode guard;
+  models::ModelInput input;
+  input.tokens = torch::randint(config.dVocab, {batch, tokens}, torch::kLong);
+
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--breakdown") printBreakdown(*model, input);
+  }
+  const auto gemm = measureGemmSpeed();
+  // hook_result is extra work by design (per-head outputs, computed only when asked for), so
+  // the idle-hook overhead is measured without it and the cost of asking for it separately.
+  std::vector<hooks::HookHandle> handles;
+  auto attachAll = [&](bool withResult) {
+    for (const auto& point : model->hookPoints()) {
+      if (point.kind == hooks::HookKind::Result && !withResult) continue;
+      handles.push_back(model->hooks().observe(point, [](const at::Tensor&, const hooks::HookPoint&) {}));
+    }
+  };
+  const auto times = bench::interleavedMedians(
+      {[&] { model->forward(input); },
+       [&] {
+         attachAll(false);
+         model->forward(input);
+         handles.clear();
+       },
+       [&] {
+         attachAll(true);
+         model->forward(input);
+         handles.clear();
+       }},
+      rounds);
+  const double plain = times[0], hooked = times[1], hookedWithResult = times[2];
+  const double flops = forwardFlops(config, batch, tokens);
+
+  // Framework overhead: one call of a 2-layer width-64 GPT-2 on 1 x 16 tokens.
+  models::ModelShape tinyShape;
+  tinyShape.nLayers = 2;
+  tinyShape.dModel = 64;
+  tinyShape.nHeads = 4;
+  tinyShape.dVocab = 128;
+  auto tiny = models::randomTransformer(models::configForShape(tinyShape), 1);
+  models::ModelInput tinyInput;
+  tinyInput.tokens = torch::randint(128, {1, 16}, torch::kLong);
+  for (int i = 0; i < 20; ++i) tiny->forward(tinyInput);
+  std::vector<double> tinyTimes;
+  for (int i = 0; i < 200; ++i) tinyTimes.push_back(bench::timeOnce([&] { tiny->forward(tinyInput); }));
+
+  nlohmann::json out{{"benchmark", "forward"},
+                     {"model", "gpt2-small-shaped random"},
+                     {"batch", batch},
+                     {"tokens", tokens},
+                     {"threads", threads},
+                     {"rounds", rounds},
+                     {"plain_s", plain},
+                     {"hooked_s", hooked},
+                     {"hook_overhead_ratio", hooked / plain},
+                     {"hooked_with_result_s", hookedWithResult},
+                     {"result_overhead_ratio", hookedWithResult / plain},
+                     {"hook_points", model->hookPoints().size()},
+                     {"gflop", flops / 1e9},
+                     {"gflops", flops / plain / 1e9},
+                     {"gemm_gflops", gemm.gflops},
+                     {"gflops_ratio", flops / plain / 1e9 / gemm.gflops},
+                     {"tiny_call_ms", bench::median(tinyTimes) * 1e3}};
+  std::cout << out.dump() << std::endl;
+  return 0;
+}

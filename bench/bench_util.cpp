@@ -1,0 +1,33 @@
+// Benchmark timing helpers.
+#include "bench_util.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace cs::bench {
+
+double timeOnce(const std::function<void()>& fn) {
+  const auto start = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const auto n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+std::vector<double> interleavedMedians(const std::vector<std::function<void()>>& variants, int rounds) {
+  for (const auto& v : variants) v();
+  std::vector<std::vector<double>> times(variants.size());
+  for (int r = 0; r < rounds; ++r) {
+    for (std::size_t i = 0; i < variants.size(); ++i) times[i].push_back(timeOnce(variants[i]));
+  }
+  std::vector<double> medians;
+  for (auto& t : times) medians.push_back(median(t));
+  return medians;
+}
+
+}  // namespace cs::bench

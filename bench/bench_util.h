@@ -1,0 +1,19 @@
+// Timing helpers for the benchmarks: medians of repeated runs, interleaved so that machine
+// noise hits the compared variants alike.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+namespace cs::bench {
+
+/// Seconds taken by fn.
+double timeOnce(const std::function<void()>& fn);
+
+/// Runs each variant once as warm-up, then `rounds` rounds of one run per variant in turn;
+/// returns each variant's median seconds.
+std::vector<double> interleavedMedians(const std::vector<std::function<void()>>& variants, int rounds);
+
+double median(std::vector<double> values);
+
+}  // namespace cs::bench

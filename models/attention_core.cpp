@@ -1,0 +1,65 @@
+// Attention products: per-(batch, head) GEMMs without autograd, batched matmul with it.
+#include "models/attention_core.h"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include "core/threads.h"
+
+namespace cs::models {
+
+namespace {
+// Below this many multiply-adds one batched call is cheaper than handing heads to threads.
+constexpr int64_t kPerHeadMinWork = 1 << 22;
+
+bool useBatchedMatmul(const at::Tensor& a, const at::Tensor& b, int64_t work) {
+  return work < kPerHeadMinWork || (at::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad()));
+}
+
+// Broadcasts key/value heads [B, S, Hkv, E] to query heads as [B, H, S, E].
+at::Tensor expandHeads(const at::Tensor& kv, int64_t heads) {
+  const auto B = kv.size(0), S = kv.size(1), Hkv = kv.size(2), E = kv.size(3);
+  auto t = kv.transpose(1, 2);
+  if (Hkv == heads) return t;
+  return t.unsqueeze(2).expand({B, Hkv, heads / Hkv, S, E}).reshape({B, heads, S, E});
+}
+
+// Runs fn(b, h) for every pair on libtorch's threads with a single-threaded BLAS.
+template <typename Fn>
+void forEachHead(int64_t batch, int64_t heads, const Fn& fn) {
+  ScopedBlasThreads single(1);
+  at::parallel_for(0, batch * heads, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) fn(i / heads, i % heads);
+  });
+}
+}  // namespace
+
+at::Tensor attentionScores(const at::Tensor& q, const at::Tensor& k, double scale) {
+  const auto B = q.size(0), T = q.size(1), H = q.size(2), S = k.size(1);
+  if (useBatchedMatmul(q, k, B * H * T * S * q.size(3))) {
+    return at::matmul(q.transpose(1, 2), expandHeads(k, H).transpose(-1, -2)).mul(scale);
+  }
+  const auto group = H / k.size(2);
+  auto scores = at::empty({B, H, T, S}, q.options());
+  forEachHead(B, H, [&](int64_t b, int64_t h) {
+    auto out = scores[b][h];
+    at::addmm_out(out, out, q[b].select(1, h), k[b].select(1, h / group).t(), /*beta=*/0, /*alpha=*/scale);
+  });
+  return scores;
+}
+
+at::Tensor attentionMix(const at::Tensor& pattern, const at::Tensor& v) {
+  const auto B = pattern.size(0), H = pattern.size(1), T = pattern.size(2), E = v.size(3);
+  if (useBatchedMatmul(pattern, v, B * H * T * pattern.size(3) * E)) {
+    return at::matmul(pattern, expandHeads(v, H)).transpose(1, 2);
+  }
+  const auto group = H / v.size(2);
+  auto z = at::empty({B, H, T, E}, v.options());  // written per head, returned as [B, T, H, E]
+  forEachHead(B, H, [&](int64_t b, int64_t h) {
+    auto out = z[b][h];
+    at::mm_out(out, pattern[b][h], v[b].select(1, h / group));
+  });
+  return z.transpose(1, 2);
+}
+
+}  // namespace cs::models
