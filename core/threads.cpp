@@ -5,6 +5,7 @@
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -47,6 +48,8 @@ BlasGetter blasGetter() {
 void setBlasThreads(int n) {
   if (auto setter = blasSetter()) setter(n);
 }
+
+std::atomic<bool> gConfigured{false};
 }  // namespace
 
 int configureThreads(int requested) {
@@ -54,7 +57,12 @@ int configureThreads(int requested) {
   if (n <= 0) n = coreCount();
   at::set_num_threads(n);
   setBlasThreads(n);
+  gConfigured.store(true);
   return at::get_num_threads();
+}
+
+void ensureThreadsConfigured() {
+  if (!gConfigured.load()) configureThreads();
 }
 
 int threadCount() { return at::get_num_threads(); }

@@ -11,6 +11,11 @@ inline constexpr const char* kThreadsEnv = "CIRCUITSCOPE_THREADS";
 /// CIRCUITSCOPE_THREADS if set, else the number of cores. Returns the count in force.
 int configureThreads(int requested = 0);
 
+/// Configures threads as configureThreads() does, unless that already happened in this
+/// process. The model runtime calls it when a model is built, so every program that runs a
+/// model uses all cores without doing anything.
+void ensureThreadsConfigured();
+
 /// The intra-op thread count libtorch uses now.
 int threadCount();
 

@@ -13,7 +13,8 @@ namespace {
 constexpr int64_t kPerHeadMinWork = 1 << 22;
 
 bool useBatchedMatmul(const at::Tensor& a, const at::Tensor& b, int64_t work) {
-  return work < kPerHeadMinWork || (at::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad()));
+  // On a GPU one batched kernel beats many small launches.
+  return !a.is_cpu() || work < kPerHeadMinWork || (at::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad()));
 }
 
 // Broadcasts key/value heads [B, S, Hkv, E] to query heads as [B, H, S, E].

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/threads.h"
 #include "models/attention_core.h"
 #include "models/layers.h"
 
@@ -44,6 +45,7 @@ struct Transformer::Context {
 
 Transformer::Transformer(TransformerConfig config, TransformerWeights weights)
     : m_config(std::move(config)), m_weights(std::move(weights)), m_hooks(m_config.nLayers) {
+  ensureThreadsConfigured();
   m_config.validate();
   checkShapes();
   if (m_config.positions == PositionKind::Rotary) {
