@@ -22,8 +22,14 @@ double median(std::vector<double> values) {
 std::vector<double> interleavedMedians(const std::vector<std::function<void()>>& variants, int rounds) {
   for (const auto& v : variants) v();
   std::vector<std::vector<double>> times(variants.size());
+  // Rotating the order each round keeps any after-effect of one variant on the next (allocator
+  // state, caches, CPU frequency) from always landing on the same variant.
+  const auto n = variants.size();
   for (int r = 0; r < rounds; ++r) {
-    for (std::size_t i = 0; i < variants.size(); ++i) times[i].push_back(timeOnce(variants[i]));
+    for (std::size_t j = 0; j < n; ++j) {
+      const auto i = (j + static_cast<std::size_t>(r)) % n;
+      times[i].push_back(timeOnce(variants[i]));
+    }
   }
   std::vector<double> medians;
   for (auto& t : times) medians.push_back(median(t));

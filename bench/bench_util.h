@@ -10,8 +10,8 @@ namespace cs::bench {
 /// Seconds taken by fn.
 double timeOnce(const std::function<void()>& fn);
 
-/// Runs each variant once as warm-up, then `rounds` rounds of one run per variant in turn;
-/// returns each variant's median seconds.
+/// Runs each variant once as warm-up, then `rounds` rounds of one run per variant, the order
+/// rotated each round; returns each variant's median seconds.
 std::vector<double> interleavedMedians(const std::vector<std::function<void()>>& variants, int rounds);
 
 double median(std::vector<double> values);

@@ -55,12 +55,14 @@ at::Tensor attentionMix(const at::Tensor& pattern, const at::Tensor& v) {
     return at::matmul(pattern, expandHeads(v, H)).transpose(1, 2);
   }
   const auto group = H / v.size(2);
-  auto z = at::empty({B, H, T, E}, v.options());  // written per head, returned as [B, T, H, E]
+  // Each head writes its [T, E] block straight into the [B, T, H, E] layout (row stride H E),
+  // so the W_O product that follows needs no copy.
+  auto z = at::empty({B, T, H, E}, v.options());
   forEachHead(B, H, [&](int64_t b, int64_t h) {
-    auto out = z[b][h];
+    auto out = z[b].select(1, h);
     at::mm_out(out, pattern[b][h], v[b].select(1, h / group));
   });
-  return z.transpose(1, 2);
+  return z;
 }
 
 }  // namespace cs::models
