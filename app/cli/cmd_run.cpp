@@ -43,9 +43,14 @@ void runCommand(const RunArgs& args, const GlobalOptions& options) {
     input.pixels = file.tensor("pixel_values").to(at::kFloat);
   }
   auto model = loadModel(args.folder, options);
-  if (model->config().input == models::InputKind::Patches && input.pixels.size(0) == 0) {
-    throw ShapeError("pixel_values holds no images");
+  const bool imageModel = model->config().input == models::InputKind::Patches;
+  if (imageModel && !input.pixels.defined()) {
+    throw ConfigError(args.folder + " is an image model: give --pixels FILE.safetensors holding pixel_values");
   }
+  if (!imageModel && !input.tokens.defined()) {
+    throw ConfigError(args.folder + " is a language model: give token ids with --ids, e.g. --ids \"1,2,3\"");
+  }
+  if (imageModel && input.pixels.size(0) == 0) throw ShapeError(args.pixels + ": pixel_values holds no images");
   c10::InferenceMode guard;
   hooks::ActivationCache cache;
   const auto logits = args.hooks.empty() ? model->forward(input)

@@ -25,8 +25,13 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "circuitscope-cli: error: " << e.what() << " (run with --help)\n";
+    return 1;
   } catch (const cs::Error& e) {
     std::cerr << "circuitscope-cli: error: " << e.what() << "\n";
     return 1;
