@@ -19,7 +19,7 @@ double median(std::vector<double> values) {
   return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
-std::vector<double> interleavedMedians(const std::vector<std::function<void()>>& variants, int rounds) {
+std::vector<Timing> interleavedTimings(const std::vector<std::function<void()>>& variants, int rounds) {
   for (const auto& v : variants) v();
   std::vector<std::vector<double>> times(variants.size());
   // Rotating the order each round keeps any after-effect of one variant on the next (allocator
@@ -31,9 +31,9 @@ std::vector<double> interleavedMedians(const std::vector<std::function<void()>>&
       times[i].push_back(timeOnce(variants[i]));
     }
   }
-  std::vector<double> medians;
-  for (auto& t : times) medians.push_back(median(t));
-  return medians;
+  std::vector<Timing> timings;
+  for (auto& t : times) timings.push_back({median(t), *std::min_element(t.begin(), t.end())});
+  return timings;
 }
 
 }  // namespace cs::bench
