@@ -1,14 +1,14 @@
 // bench_forward: forward-pass speed of a random GPT-2-small-shaped model (12 layers, width 768,
 // 12 heads, vocabulary 50257, 8 x 128 tokens) with idle hook points and with every hook point
-// but hook_result observed by a no-op hook (and with hook_result too), against this machine's GEMM speed; plus one call of a tiny model.
-// Prints one JSON object as its last line.
+// but hook_result observed by a no-op hook (and with hook_result too), against this machine's GEMM
+// speed; plus one call of a tiny model. Prints one JSON object as its last line.
 #include <torch/torch.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -27,9 +27,10 @@ double forwardFlops(const cs::models::TransformerConfig& c, int64_t batch, int64
   for (int l = 0; l < c.nLayers; ++l) {
     const double qkvWidth = static_cast<double>(c.nHeads[l] + 2 * c.nKvHeads[l]) * c.dHead;
     const double headsWidth = static_cast<double>(c.nHeads[l]) * c.dHead;
-    flops += 2.0 * bt * c.dModel * (qkvWidth + headsWidth);          // QKV and W_O
+    flops += 2.0 * bt * c.dModel * (qkvWidth + headsWidth);           // QKV and W_O
     flops += 2.0 * bt * c.dModel * c.dMlp[l] * (c.gatedMlp ? 3 : 2);  // MLP
-    flops += 2.0 * 2.0 * batch * c.nHeads[l] * static_cast<double>(tokens) * tokens * c.dHead;  // QK^T, PV
+    flops += 2.0 * 2.0 * batch * c.nHeads[l] * static_cast<double>(tokens) * tokens *
+             c.dHead;  // QK^T, PV
   }
   flops += 2.0 * bt * c.dModel * c.dOutput();
   return flops;
@@ -45,14 +46,15 @@ void printBreakdown(cs::models::Transformer& model, const cs::models::ModelInput
   std::vector<cs::hooks::HookHandle> handles;
   for (const auto& point : model.hookPoints()) {
     if (point.kind == cs::hooks::HookKind::Result) continue;
-    handles.push_back(model.hooks().observe(point, [&](const at::Tensor&, const cs::hooks::HookPoint& p) {
-      const auto now = Clock::now();
-      auto name = cs::hooks::hookName(p);
-      if (p.layer >= 0) name = name.substr(name.find('.', 7) + 1);
-      seconds[lastName + " -> " + name] += std::chrono::duration<double>(now - last).count();
-      lastName = name;
-      last = Clock::now();
-    }));
+    handles.push_back(
+        model.hooks().observe(point, [&](const at::Tensor&, const cs::hooks::HookPoint& p) {
+          const auto now = Clock::now();
+          auto name = cs::hooks::hookName(p);
+          if (p.layer >= 0) name = name.substr(name.find('.', 7) + 1);
+          seconds[lastName + " -> " + name] += std::chrono::duration<double>(now - last).count();
+          lastName = name;
+          last = Clock::now();
+        }));
   }
   model.forward(input);
   last = Clock::now();
@@ -93,7 +95,8 @@ int main(int argc, char** argv) {
   shape.nCtx = 1024;
   const auto config = models::configForShape(shape);
   auto model = models::randomTransformer(config, 0);
-  std::cerr << "model: " << model->weights().parameterCount() << " parameters, " << threads << " threads\n";
+  std::cerr << "model: " << model->weights().parameterCount() << " parameters, " << threads
+            << " threads\n";
 
   c10::InferenceMode guard;
   models::ModelInput input;
@@ -109,22 +112,22 @@ int main(int argc, char** argv) {
   auto attachAll = [&](bool withResult) {
     for (const auto& point : model->hookPoints()) {
       if (point.kind == hooks::HookKind::Result && !withResult) continue;
-      handles.push_back(model->hooks().observe(point, [](const at::Tensor&, const hooks::HookPoint&) {}));
+      handles.push_back(
+          model->hooks().observe(point, [](const at::Tensor&, const hooks::HookPoint&) {}));
     }
   };
-  const auto times = bench::interleavedTimings(
-      {[&] { model->forward(input); },
-       [&] {
-         attachAll(false);
-         model->forward(input);
-         handles.clear();
-       },
-       [&] {
-         attachAll(true);
-         model->forward(input);
-         handles.clear();
-       }},
-      rounds);
+  const auto times = bench::interleavedTimings({[&] { model->forward(input); },
+                                                [&] {
+                                                  attachAll(false);
+                                                  model->forward(input);
+                                                  handles.clear();
+                                                },
+                                                [&] {
+                                                  attachAll(true);
+                                                  model->forward(input);
+                                                  handles.clear();
+                                                }},
+                                               rounds);
   // Ratios use each variant's best run; medians are printed too.
   const double plain = times[0].min, hooked = times[1].min, hookedWithResult = times[2].min;
   const double flops = forwardFlops(config, batch, tokens);
@@ -140,7 +143,8 @@ int main(int argc, char** argv) {
   tinyInput.tokens = torch::randint(128, {1, 16}, torch::kLong);
   for (int i = 0; i < 20; ++i) tiny->forward(tinyInput);
   std::vector<double> tinyTimes;
-  for (int i = 0; i < 200; ++i) tinyTimes.push_back(bench::timeOnce([&] { tiny->forward(tinyInput); }));
+  for (int i = 0; i < 200; ++i)
+    tinyTimes.push_back(bench::timeOnce([&] { tiny->forward(tinyInput); }));
 
   nlohmann::json out{{"benchmark", "forward"},
                      {"model", "gpt2-small-shaped random"},

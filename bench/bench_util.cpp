@@ -19,7 +19,8 @@ double median(std::vector<double> values) {
   return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
-std::vector<Timing> interleavedTimings(const std::vector<std::function<void()>>& variants, int rounds) {
+std::vector<Timing> interleavedTimings(const std::vector<std::function<void()>>& variants,
+                                       int rounds) {
   for (const auto& v : variants) v();
   std::vector<std::vector<double>> times(variants.size());
   // Rotating the order each round keeps any after-effect of one variant on the next (allocator

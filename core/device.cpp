@@ -14,8 +14,9 @@ c10::Device chooseDevice(const std::string& request) {
   if (request == "cpu") return c10::Device(c10::kCPU);
   if (request.rfind("cuda", 0) == 0) {
     if (!torch::cuda::is_available()) {
-      throw ConfigError("device '" + request +
-                        "' requested but this libtorch has no usable CUDA device; use --device cpu");
+      throw ConfigError(
+          "device '" + request +
+          "' requested but this libtorch has no usable CUDA device; use --device cpu");
     }
     try {
       return c10::Device(request);

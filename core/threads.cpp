@@ -36,12 +36,14 @@ using BlasSetter = void (*)(int);
 using BlasGetter = int (*)();
 
 BlasSetter blasSetter() {
-  static const auto setter = reinterpret_cast<BlasSetter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  static const auto setter =
+      reinterpret_cast<BlasSetter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
   return setter;
 }
 
 BlasGetter blasGetter() {
-  static const auto getter = reinterpret_cast<BlasGetter>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  static const auto getter =
+      reinterpret_cast<BlasGetter>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
   return getter;
 }
 

@@ -36,8 +36,10 @@ void checkJsonDepth(const char* text, std::size_t size, const std::string& where
   for (std::size_t i = 0; i < size; ++i) {
     const char c = text[i];
     if (inString) {
-      if (c == '\\') ++i;
-      else if (c == '"') inString = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        inString = false;
     } else if (c == '"') {
       inString = true;
     } else if (c == '{' || c == '[') {
@@ -80,7 +82,8 @@ SafetensorsEntry parseEntry(const std::string& name, const nlohmann::json& value
   bool overflow = false;
   for (const auto& dim : *shapeIt) {
     if (!dim.is_number_unsigned()) {
-      throw FormatError(at + ": shape " + shapeIt->dump() + " holds a non-integer or negative size");
+      throw FormatError(at + ": shape " + shapeIt->dump() +
+                        " holds a non-integer or negative size");
     }
     const std::uint64_t d = dim.get<std::uint64_t>();
     if (d > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) overflow = true;
@@ -108,11 +111,11 @@ SafetensorsEntry parseEntry(const std::string& name, const nlohmann::json& value
   const std::uint64_t itemSize = c10::elementSize(entry.dtype);
   if (overflow || count > std::numeric_limits<std::uint64_t>::max() / itemSize ||
       count * itemSize != entry.end - entry.begin) {
-    throw FormatError(at + ": " + std::to_string(entry.end - entry.begin) + " bytes stored but " +
-                      dtypeIt->get<std::string>() + " " + shapeString(entry.shape) + " needs " +
-                      (overflow ? std::string("an impossible number of")
-                                : std::to_string(count * itemSize)) +
-                      " bytes");
+    throw FormatError(
+        at + ": " + std::to_string(entry.end - entry.begin) + " bytes stored but " +
+        dtypeIt->get<std::string>() + " " + shapeString(entry.shape) + " needs " +
+        (overflow ? std::string("an impossible number of") : std::to_string(count * itemSize)) +
+        " bytes");
   }
   return entry;
 }

@@ -103,7 +103,8 @@ bool HookHandle::attached() const {
   const auto state = m_state.lock();
   if (!state) return false;
   const auto& entries = state->slots[m_slot];
-  return std::any_of(entries.begin(), entries.end(), [id = m_id](const auto& e) { return e.id == id; });
+  return std::any_of(entries.begin(), entries.end(),
+                     [id = m_id](const auto& e) { return e.id == id; });
 }
 
 ScopedHooks& ScopedHooks::add(const HookPoint& point, HookFn fn) {

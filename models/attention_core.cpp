@@ -14,7 +14,8 @@ constexpr int64_t kPerHeadMinWork = 1 << 22;
 
 bool useBatchedMatmul(const at::Tensor& a, const at::Tensor& b, int64_t work) {
   // On a GPU one batched kernel beats many small launches.
-  return !a.is_cpu() || work < kPerHeadMinWork || (at::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad()));
+  return !a.is_cpu() || work < kPerHeadMinWork ||
+         (at::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad()));
 }
 
 // Broadcasts key/value heads [B, S, Hkv, E] to query heads as [B, H, S, E].
@@ -44,7 +45,8 @@ at::Tensor attentionScores(const at::Tensor& q, const at::Tensor& k, double scal
   auto scores = at::empty({B, H, T, S}, q.options());
   forEachHead(B, H, [&](int64_t b, int64_t h) {
     auto out = scores[b][h];
-    at::addmm_out(out, out, q[b].select(1, h), k[b].select(1, h / group).t(), /*beta=*/0, /*alpha=*/scale);
+    at::addmm_out(out, out, q[b].select(1, h), k[b].select(1, h / group).t(), /*beta=*/0,
+                  /*alpha=*/scale);
   });
   return scores;
 }

@@ -10,7 +10,8 @@ at::Tensor runWithCache(Model& model, const ModelInput& input,
   const auto points = hooks::matchHookPoints(model.hookPoints(), patterns);
   hooks::ScopedHooks scope(model.hooks());
   for (const auto& point : points) {
-    scope.observe(point, [&cache](const at::Tensor& x, const hooks::HookPoint& p) { cache.insert(p, x); });
+    scope.observe(point,
+                  [&cache](const at::Tensor& x, const hooks::HookPoint& p) { cache.insert(p, x); });
   }
   return model.forward(input);
 }

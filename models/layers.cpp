@@ -30,10 +30,14 @@ at::Tensor applyNorm(const at::Tensor& x, const NormWeights& w, NormKind kind, d
 
 at::Tensor applyActivation(const at::Tensor& x, Activation activation) {
   switch (activation) {
-    case Activation::Gelu: return at::gelu(x);
-    case Activation::GeluTanh: return at::gelu(x, "tanh");
-    case Activation::Relu: return at::relu(x);
-    case Activation::Silu: return at::silu(x);
+    case Activation::Gelu:
+      return at::gelu(x);
+    case Activation::GeluTanh:
+      return at::gelu(x, "tanh");
+    case Activation::Relu:
+      return at::relu(x);
+    case Activation::Silu:
+      return at::silu(x);
   }
   throw ConfigError("unknown activation");
 }

@@ -26,9 +26,15 @@ std::vector<std::pair<std::string, at::Tensor>> randomTensors(const ArchDefiniti
     if (spec.optional) continue;
     at::Tensor t = at::empty(spec.shape, at::kFloat);
     switch (spec.init) {
-      case InitKind::Matrix: t.normal_(0.0, std, generator); break;
-      case InitKind::Bias: t.normal_(0.0, std / 2, generator); break;
-      case InitKind::NormWeight: t.normal_(1.0, std / 2, generator); break;
+      case InitKind::Matrix:
+        t.normal_(0.0, std, generator);
+        break;
+      case InitKind::Bias:
+        t.normal_(0.0, std / 2, generator);
+        break;
+      case InitKind::NormWeight:
+        t.normal_(1.0, std / 2, generator);
+        break;
     }
     tensors.emplace_back(spec.name, t);
   }
@@ -66,8 +72,9 @@ TransformerConfig configForShape(const ModelShape& s) {
   const int dMlp = s.dMlp > 0 ? s.dMlp : 4 * s.dModel;
   nlohmann::json j;
   if (s.family == "gpt2") {
-    j = {{"model_type", "gpt2"}, {"n_layer", s.nLayers},   {"n_embd", s.dModel}, {"n_head", s.nHeads},
-         {"n_inner", dMlp},      {"n_positions", s.nCtx}, {"vocab_size", s.dVocab}};
+    j = {{"model_type", "gpt2"},  {"n_layer", s.nLayers}, {"n_embd", s.dModel},
+         {"n_head", s.nHeads},    {"n_inner", dMlp},      {"n_positions", s.nCtx},
+         {"vocab_size", s.dVocab}};
   } else if (s.family == "llama") {
     j = {{"model_type", "llama"},
          {"num_hidden_layers", s.nLayers},
@@ -79,9 +86,11 @@ TransformerConfig configForShape(const ModelShape& s) {
          {"vocab_size", s.dVocab},
          {"rms_norm_eps", 1e-5}};
   } else {
-    j = {{"model_type", "vit"},      {"num_hidden_layers", s.nLayers}, {"hidden_size", s.dModel},
-         {"num_attention_heads", s.nHeads}, {"intermediate_size", dMlp}, {"image_size", s.imageSize},
-         {"patch_size", s.patchSize}, {"num_channels", s.nChannels},   {"num_labels", s.nClasses}};
+    j = {{"model_type", "vit"},       {"num_hidden_layers", s.nLayers},
+         {"hidden_size", s.dModel},   {"num_attention_heads", s.nHeads},
+         {"intermediate_size", dMlp}, {"image_size", s.imageSize},
+         {"patch_size", s.patchSize}, {"num_channels", s.nChannels},
+         {"num_labels", s.nClasses}};
   }
   auto config = arch.parseConfig(j);
   config.validate();

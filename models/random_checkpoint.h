@@ -28,11 +28,11 @@ struct ModelShape {
   int nLayers = 2;
   int dModel = 64;
   int nHeads = 4;
-  int nKvHeads = 0;  ///< llama only; 0: same as nHeads
-  int dMlp = 0;      ///< 0: 4 x dModel
-  int dVocab = 128;  ///< language models
-  int nClasses = 10; ///< vit
-  int nCtx = 64;     ///< language models: positions
+  int nKvHeads = 0;   ///< llama only; 0: same as nHeads
+  int dMlp = 0;       ///< 0: 4 x dModel
+  int dVocab = 128;   ///< language models
+  int nClasses = 10;  ///< vit
+  int nCtx = 64;      ///< language models: positions
   int imageSize = 32;
   int patchSize = 8;
   int nChannels = 3;

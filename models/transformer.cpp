@@ -39,8 +39,8 @@ void expectShape(const at::Tensor& t, const std::vector<int64_t>& shape, const s
 struct Transformer::Context {
   int64_t batch = 0;
   int64_t tokens = 0;
-  at::Tensor keyMask;    // [B or 1, 1, T, T] bool, true = hidden; undefined if nothing hidden
-  at::Tensor cos, sin;   // [B, T, 1, E] rotary tables
+  at::Tensor keyMask;   // [B or 1, 1, T, T] bool, true = hidden; undefined if nothing hidden
+  at::Tensor cos, sin;  // [B, T, 1, E] rotary tables
 };
 
 Transformer::Transformer(TransformerConfig config, TransformerWeights weights)
@@ -149,7 +149,7 @@ at::Tensor Transformer::forward(const ModelInput& input) {
 at::Tensor Transformer::embed(const ModelInput& input, Context& ctx) {
   const auto& c = m_config;
   const auto dev = device();
-  at::Tensor x;  // [B, T, D]
+  at::Tensor x;          // [B, T, D]
   at::Tensor positions;  // [B, T] int64, for learned or rotary positions
   if (c.input == InputKind::Patches) {
     if (!input.pixels.defined()) throw ShapeError("this model takes images: pass pixel values");
@@ -163,7 +163,7 @@ at::Tensor Transformer::embed(const ModelInput& input, Context& ctx) {
     const auto pixels = px.to(dev, dtype());
     const auto patches = at::conv2d(pixels, m_weights.W_patch, m_weights.b_patch,
                                     {c.patchSize, c.patchSize});  // [B, D, h, w]
-    const auto tokens = patches.flatten(2).transpose(1, 2);        // [B, N, D]
+    const auto tokens = patches.flatten(2).transpose(1, 2);       // [B, N, D]
     const auto cls = m_weights.classToken.view({1, 1, -1}).expand({pixels.size(0), 1, c.dModel});
     x = at::cat({cls, tokens}, 1);
     ctx.batch = x.size(0);
@@ -180,7 +180,8 @@ at::Tensor Transformer::embed(const ModelInput& input, Context& ctx) {
       if (!input.tokens.defined()) throw ShapeError("this model takes token ids: pass tokens");
       const auto& ids = input.tokens;
       if (ids.dim() != 2 || ids.size(1) == 0) {
-        throw ShapeError("token ids: expected [batch, pos] with pos > 0, got " + shapeText(ids.sizes()));
+        throw ShapeError("token ids: expected [batch, pos] with pos > 0, got " +
+                         shapeText(ids.sizes()));
       }
       if (at::isFloatingType(ids.scalar_type())) throw ShapeError("token ids must be integers");
       const auto ids64 = ids.to(dev, at::kLong);
@@ -209,7 +210,8 @@ at::Tensor Transformer::embed(const ModelInput& input, Context& ctx) {
     }
   }
   const int64_t T = ctx.tokens;
-  if (!positions.defined()) positions = at::arange(T, at::TensorOptions(dev).dtype(at::kLong)).unsqueeze(0);
+  if (!positions.defined())
+    positions = at::arange(T, at::TensorOptions(dev).dtype(at::kLong)).unsqueeze(0);
   if (c.causal) {
     auto hidden = at::ones({T, T}, at::TensorOptions(dev).dtype(at::kBool)).triu(1);
     if (c.slidingWindow > 0) {
@@ -264,8 +266,8 @@ at::Tensor Transformer::attention(int layer, const at::Tensor& x, const Context&
   const auto qkv = project(x, w.W_QKV, w.b_QKV);  // [B, T, (H + 2 Hkv) E]
   auto q = m_hooks.fire(HookKind::Q, layer, qkv.narrow(2, 0, H * E).view({B, T, H, E}));
   auto k = m_hooks.fire(HookKind::K, layer, qkv.narrow(2, H * E, Hkv * E).view({B, T, Hkv, E}));
-  auto v = m_hooks.fire(HookKind::V, layer,
-                        qkv.narrow(2, (H + Hkv) * E, Hkv * E).view({B, T, Hkv, E}));
+  auto v =
+      m_hooks.fire(HookKind::V, layer, qkv.narrow(2, (H + Hkv) * E, Hkv * E).view({B, T, Hkv, E}));
   if (m_config.positions == PositionKind::Rotary) {
     q = applyRotary(q, ctx.cos, ctx.sin);
     k = applyRotary(k, ctx.cos, ctx.sin);
@@ -280,7 +282,7 @@ at::Tensor Transformer::attention(int layer, const at::Tensor& x, const Context&
   }
   scores = m_hooks.fire(HookKind::AttnScores, layer, std::move(scores));
   auto pattern = m_hooks.fire(HookKind::Pattern, layer, at::softmax(scores, -1));
-  auto z = m_hooks.fire(HookKind::Z, layer, attentionMix(pattern, v));  // [B, T, H, E]
+  auto z = m_hooks.fire(HookKind::Z, layer, attentionMix(pattern, v));          // [B, T, H, E]
   auto out = project(z.reshape({B, T, H * E}), w.W_O.view({H * E, D}), w.b_O);  // [B, T, D]
   if (m_hooks.active(HookKind::Result, layer)) {
     const auto result = at::einsum("bthe,hed->bthd", {z, w.W_O});  // [B, T, H, D]

@@ -15,20 +15,23 @@ void TransformerConfig::validate() const {
   auto fail = [&](const std::string& what) {
     throw ConfigError("model configuration (" + family + "): " + what);
   };
-  if (nLayers < 0 || dModel <= 0 || dHead <= 0) fail("n_layers, d_model and d_head must be positive");
+  if (nLayers < 0 || dModel <= 0 || dHead <= 0)
+    fail("n_layers, d_model and d_head must be positive");
   if (static_cast<int>(nHeads.size()) != nLayers || static_cast<int>(nKvHeads.size()) != nLayers ||
       static_cast<int>(dMlp.size()) != nLayers) {
     fail("per-layer head counts and MLP widths must have one entry per layer");
   }
   for (int l = 0; l < nLayers; ++l) {
-    if (nHeads[l] < 0 || nKvHeads[l] < 0 || dMlp[l] < 0) fail("negative size in layer " + std::to_string(l));
+    if (nHeads[l] < 0 || nKvHeads[l] < 0 || dMlp[l] < 0)
+      fail("negative size in layer " + std::to_string(l));
     if (nKvHeads[l] > 0 ? nHeads[l] % nKvHeads[l] != 0 : nHeads[l] != 0) {
       fail("layer " + std::to_string(l) + ": " + std::to_string(nHeads[l]) +
            " query heads cannot be shared evenly by " + std::to_string(nKvHeads[l]) +
            " key/value heads");
     }
   }
-  if (positions == PositionKind::Rotary && dHead % 2 != 0) fail("rotary positions need an even head width");
+  if (positions == PositionKind::Rotary && dHead % 2 != 0)
+    fail("rotary positions need an even head width");
   if (head == HeadKind::LanguageModel && dVocab <= 0) fail("vocabulary size must be positive");
   if (head == HeadKind::Classifier && nClasses <= 0) fail("number of classes must be positive");
   if (input == InputKind::Patches) {
@@ -41,10 +44,14 @@ void TransformerConfig::validate() const {
 
 std::string activationName(Activation activation) {
   switch (activation) {
-    case Activation::Gelu: return "gelu";
-    case Activation::GeluTanh: return "gelu_tanh";
-    case Activation::Relu: return "relu";
-    case Activation::Silu: return "silu";
+    case Activation::Gelu:
+      return "gelu";
+    case Activation::GeluTanh:
+      return "gelu_tanh";
+    case Activation::Relu:
+      return "relu";
+    case Activation::Silu:
+      return "silu";
   }
   return "?";
 }

@@ -43,12 +43,12 @@ struct TransformerConfig {
   PositionKind positions = PositionKind::Learned;
   RopeConfig rope;
   Activation activation = Activation::GeluTanh;
-  bool gatedMlp = false;     ///< SwiGLU-style: act(x W_gate) * (x W_in)
+  bool gatedMlp = false;  ///< SwiGLU-style: act(x W_gate) * (x W_in)
   bool qkvBias = false;
   bool attnOutBias = false;
   bool mlpBias = false;
   bool causal = true;
-  int slidingWindow = 0;     ///< 0: none; else keys at most this far back are visible
+  int slidingWindow = 0;                 ///< 0: none; else keys at most this far back are visible
   bool scaleAttnByInverseLayer = false;  ///< GPT-2 option: scores also / (layer + 1)
   bool tiedEmbeddings = false;
   bool unembedBias = false;
@@ -59,7 +59,9 @@ struct TransformerConfig {
   int nChannels = 0;
   HeadKind head = HeadKind::LanguageModel;
 
-  int nPatches() const { return patchSize > 0 ? (imageSize / patchSize) * (imageSize / patchSize) : 0; }
+  int nPatches() const {
+    return patchSize > 0 ? (imageSize / patchSize) * (imageSize / patchSize) : 0;
+  }
   /// Width of the output: vocabulary or classes.
   int dOutput() const { return head == HeadKind::Classifier ? nClasses : dVocab; }
   /// Sets every per-layer vector to the same value (nLayers must be set).

@@ -26,7 +26,9 @@ at::Tensor AttentionWeights::W_V() const {
   return headView(W_QKV, (nHeads + nKvHeads) * dHead, nKvHeads, dHead);
 }
 at::Tensor AttentionWeights::b_Q() const { return biasView(b_QKV, 0, nHeads, dHead); }
-at::Tensor AttentionWeights::b_K() const { return biasView(b_QKV, nHeads * dHead, nKvHeads, dHead); }
+at::Tensor AttentionWeights::b_K() const {
+  return biasView(b_QKV, nHeads * dHead, nKvHeads, dHead);
+}
 at::Tensor AttentionWeights::b_V() const {
   return biasView(b_QKV, (nHeads + nKvHeads) * dHead, nKvHeads, dHead);
 }

@@ -52,10 +52,10 @@ struct BlockWeights {
 };
 
 struct TransformerWeights {
-  at::Tensor W_E;      // [V, D] token embeddings (language models)
-  at::Tensor W_pos;    // [P, D] learned positions (GPT-2, ViT incl. class token)
-  at::Tensor W_patch;  // [D, C, S, S] patch projection (ViT)
-  at::Tensor b_patch;  // [D]
+  at::Tensor W_E;         // [V, D] token embeddings (language models)
+  at::Tensor W_pos;       // [P, D] learned positions (GPT-2, ViT incl. class token)
+  at::Tensor W_patch;     // [D, C, S, S] patch projection (ViT)
+  at::Tensor b_patch;     // [D]
   at::Tensor classToken;  // [D]
   std::vector<BlockWeights> blocks;
   NormWeights lnFinal;

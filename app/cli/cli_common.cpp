@@ -24,7 +24,8 @@ at::ScalarType parseDtype(const std::string& name) {
   throw ConfigError("--dtype '" + name + "' is not one of float32, float64, float16, bfloat16");
 }
 
-std::unique_ptr<models::Transformer> loadModel(const std::string& folder, const GlobalOptions& options) {
+std::unique_ptr<models::Transformer> loadModel(const std::string& folder,
+                                               const GlobalOptions& options) {
   Progress progress;
   // A progress line only for a person watching a terminal; logs stay clean.
   const bool show = !options.quiet && isatty(STDERR_FILENO);
@@ -65,7 +66,8 @@ ParsedIds parseIds(const std::string& text) {
       if (used != token.size()) throw ConfigError("--ids: '" + token + "' is not a token id");
       ids.push_back(value);
     }
-    if (ids.empty()) throw ConfigError("--ids: row " + std::to_string(rows.size() + 1) + " is empty");
+    if (ids.empty())
+      throw ConfigError("--ids: row " + std::to_string(rows.size() + 1) + " is empty");
     rows.push_back(std::move(ids));
   }
   if (rows.empty()) throw ConfigError("--ids: no rows; write e.g. \"1,2,3;4,5,6\"");
@@ -76,7 +78,8 @@ ParsedIds parseIds(const std::string& text) {
     width = std::max(width, r.size());
   }
   ParsedIds parsed;
-  parsed.ids = torch::zeros({static_cast<int64_t>(rows.size()), static_cast<int64_t>(width)}, torch::kLong);
+  parsed.ids =
+      torch::zeros({static_cast<int64_t>(rows.size()), static_cast<int64_t>(width)}, torch::kLong);
   if (ragged) parsed.mask = torch::zeros_like(parsed.ids);
   for (std::size_t b = 0; b < rows.size(); ++b) {
     for (std::size_t t = 0; t < rows[b].size(); ++t) {

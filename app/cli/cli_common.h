@@ -16,14 +16,15 @@ class App;
 namespace cs::cli {
 
 struct GlobalOptions {
-  int threads = 0;              ///< 0: CIRCUITSCOPE_THREADS or the core count
+  int threads = 0;  ///< 0: CIRCUITSCOPE_THREADS or the core count
   std::string device = "cpu";
   std::string dtype = "float32";
   bool quiet = false;
 };
 
 /// Loads a model folder with the global device and dtype, printing progress on stderr.
-std::unique_ptr<models::Transformer> loadModel(const std::string& folder, const GlobalOptions& options);
+std::unique_ptr<models::Transformer> loadModel(const std::string& folder,
+                                               const GlobalOptions& options);
 
 /// Token ids and attention mask from "1,2,3;4,5,6". Rows of unequal length are right-padded
 /// with id 0 and masked out. Throws ConfigError with the offending text.

@@ -30,7 +30,8 @@ nlohmann::json describe(const std::string& folder, const models::Transformer& mo
   const auto& c = model.config();
   std::set<std::string> storedDtypes;
   const auto files = models::CheckpointFiles::open(folder);
-  for (const auto& name : files.names()) storedDtypes.insert(data::dtypeDisplayName(files.entry(name).dtype));
+  for (const auto& name : files.names())
+    storedDtypes.insert(data::dtypeDisplayName(files.entry(name).dtype));
   std::vector<std::string> hookNames;
   for (const auto& p : model.hookPoints()) hookNames.push_back(hooks::hookName(p));
   nlohmann::json j{
@@ -88,10 +89,11 @@ void printText(const nlohmann::json& j, const models::Transformer& model) {
     std::cout << "vocabulary   " << c.dVocab << ", context " << c.nCtx << "\n";
   }
   std::string stored;
-  for (const auto& d : j["stored_dtypes"]) stored += (stored.empty() ? "" : ", ") + d.get<std::string>();
+  for (const auto& d : j["stored_dtypes"])
+    stored += (stored.empty() ? "" : ", ") + d.get<std::string>();
   std::cout << "parameters   " << j["parameters"].get<int64_t>() << "\n"
-            << "dtype        " << j["dtype"].get<std::string>() << " on " << j["device"].get<std::string>()
-            << " (stored " << stored << ")\n";
+            << "dtype        " << j["dtype"].get<std::string>() << " on "
+            << j["device"].get<std::string>() << " (stored " << stored << ")\n";
   std::cout << "hook points  " << j["hook_points"].size() << ":";
   std::set<std::string> blockSuffixes;
   std::vector<std::string> blockOrder;
@@ -108,12 +110,13 @@ void printText(const nlohmann::json& j, const models::Transformer& model) {
   std::cout << "\n";
   if (c.nLayers > 0) {
     std::cout << "  per block  blocks.{0.." << c.nLayers - 1 << "}.{";
-    for (std::size_t i = 0; i < blockOrder.size(); ++i) std::cout << (i ? "," : "") << blockOrder[i];
+    for (std::size_t i = 0; i < blockOrder.size(); ++i)
+      std::cout << (i ? "," : "") << blockOrder[i];
     std::cout << "}\n";
   }
-  std::cout << "matmul       " << std::fixed << std::setprecision(1) << j["gemm_gflops"].get<double>()
-            << " GFLOP/s (" << j["gemm_size"].get<int>() << "^3 float32, " << j["threads"].get<int>()
-            << " threads)\n";
+  std::cout << "matmul       " << std::fixed << std::setprecision(1)
+            << j["gemm_gflops"].get<double>() << " GFLOP/s (" << j["gemm_size"].get<int>()
+            << "^3 float32, " << j["threads"].get<int>() << " threads)\n";
 }
 
 }  // namespace

@@ -23,18 +23,27 @@ void addMakeRandomCommand(CLI::App& app, const GlobalOptions&) {
   cmd->add_option("--kv-heads", shape->nKvHeads, "llama: key/value heads (default: --heads)");
   cmd->add_option("--d-mlp", shape->dMlp, "MLP width (default: 4 x d-model)");
   cmd->add_option("--vocab", shape->dVocab)->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--n-ctx", shape->nCtx, "positions")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--classes", shape->nClasses, "vit")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--image-size", shape->imageSize, "vit")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--patch-size", shape->patchSize, "vit")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--n-ctx", shape->nCtx, "positions")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--classes", shape->nClasses, "vit")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--image-size", shape->imageSize, "vit")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--patch-size", shape->patchSize, "vit")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", *seed)->capture_default_str();
   cmd->add_option("--std", *std, "standard deviation of the matrices")->capture_default_str();
-  cmd->add_option("OUT_DIR", *out, "folder to write config.json and model.safetensors into")->required();
+  cmd->add_option("OUT_DIR", *out, "folder to write config.json and model.safetensors into")
+      ->required();
   cmd->callback([shape, out, seed, std] {
     const auto config = models::configForShape(*shape);
     models::writeRandomCheckpoint(config, *out, *seed, *std);
-    std::cout << "wrote " << config.family << " checkpoint (" << config.nLayers << " layers, d_model "
-              << config.dModel << ") to " << *out << "\n";
+    std::cout << "wrote " << config.family << " checkpoint (" << config.nLayers
+              << " layers, d_model " << config.dModel << ") to " << *out << "\n";
   });
 }
 

@@ -38,19 +38,23 @@ void runCommand(const RunArgs& args, const GlobalOptions& options) {
   } else {
     const auto file = data::SafetensorsFile::open(args.pixels);
     if (!file.contains("pixel_values")) {
-      throw FormatError(args.pixels + ": no tensor named 'pixel_values' [batch, channels, height, width]");
+      throw FormatError(args.pixels +
+                        ": no tensor named 'pixel_values' [batch, channels, height, width]");
     }
     input.pixels = file.tensor("pixel_values").to(at::kFloat);
   }
   auto model = loadModel(args.folder, options);
   const bool imageModel = model->config().input == models::InputKind::Patches;
   if (imageModel && !input.pixels.defined()) {
-    throw ConfigError(args.folder + " is an image model: give --pixels FILE.safetensors holding pixel_values");
+    throw ConfigError(args.folder +
+                      " is an image model: give --pixels FILE.safetensors holding pixel_values");
   }
   if (!imageModel && !input.tokens.defined()) {
-    throw ConfigError(args.folder + " is a language model: give token ids with --ids, e.g. --ids \"1,2,3\"");
+    throw ConfigError(args.folder +
+                      " is a language model: give token ids with --ids, e.g. --ids \"1,2,3\"");
   }
-  if (imageModel && input.pixels.size(0) == 0) throw ShapeError(args.pixels + ": pixel_values holds no images");
+  if (imageModel && input.pixels.size(0) == 0)
+    throw ShapeError(args.pixels + ": pixel_values holds no images");
   c10::InferenceMode guard;
   hooks::ActivationCache cache;
   const auto logits = args.hooks.empty() ? model->forward(input)
@@ -71,7 +75,8 @@ void addRunCommand(CLI::App& app, const GlobalOptions& options) {
   cmd->add_option("MODEL_DIR", args->folder, "Hugging Face model folder")->required();
   cmd->add_option("--ids", args->ids, "token ids, rows separated by ';' (e.g. \"1,2,3;4,5\")");
   cmd->add_option("--pixels", args->pixels, "safetensors file with pixel_values [B, C, H, W]");
-  cmd->add_option("--hooks", args->hooks, "hook name patterns (glob), e.g. 'blocks.*.hook_resid_post'");
+  cmd->add_option("--hooks", args->hooks,
+                  "hook name patterns (glob), e.g. 'blocks.*.hook_resid_post'");
   cmd->add_option("--save", args->save, "output .safetensors file")->required();
   cmd->callback([&options, args] { runCommand(*args, options); });
 }

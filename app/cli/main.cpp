@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
                  "compute threads (default: $CIRCUITSCOPE_THREADS, else the number of cores)")
       ->check(CLI::PositiveNumber);
   app.add_option("--device", options.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
-  app.add_option("--dtype", options.dtype, "float32, float64, float16 or bfloat16")->capture_default_str();
+  app.add_option("--dtype", options.dtype, "float32, float64, float16 or bfloat16")
+      ->capture_default_str();
   app.add_flag("-q,--quiet", options.quiet, "no progress output");
   cs::cli::addInfoCommand(app, options);
   cs::cli::addRunCommand(app, options);

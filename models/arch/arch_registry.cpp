@@ -24,8 +24,8 @@ const ArchDefinition& archForModelType(const std::string& modelType) {
       if (type == modelType) return *arch;
     }
   }
-  throw ConfigError("model_type \"" + modelType + "\" is not supported; supported: " +
-                    supportedModelTypes());
+  throw ConfigError("model_type \"" + modelType +
+                    "\" is not supported; supported: " + supportedModelTypes());
 }
 
 const ArchDefinition& archForFamily(const std::string& family) {

@@ -35,14 +35,16 @@ int optionalPositive(const nlohmann::json& j, const std::string& key, int fallba
 double optionalNumber(const nlohmann::json& j, const std::string& key, double fallback) {
   const auto* v = find(j, key);
   if (v == nullptr) return fallback;
-  if (!v->is_number()) throw ConfigError("config.json: \"" + key + "\" must be a number, got " + v->dump());
+  if (!v->is_number())
+    throw ConfigError("config.json: \"" + key + "\" must be a number, got " + v->dump());
   return v->get<double>();
 }
 
 bool optionalBool(const nlohmann::json& j, const std::string& key, bool fallback) {
   const auto* v = find(j, key);
   if (v == nullptr) return fallback;
-  if (!v->is_boolean()) throw ConfigError("config.json: \"" + key + "\" must be true or false, got " + v->dump());
+  if (!v->is_boolean())
+    throw ConfigError("config.json: \"" + key + "\" must be true or false, got " + v->dump());
   return v->get<bool>();
 }
 
@@ -50,7 +52,8 @@ std::string optionalString(const nlohmann::json& j, const std::string& key,
                            const std::string& fallback) {
   const auto* v = find(j, key);
   if (v == nullptr) return fallback;
-  if (!v->is_string()) throw ConfigError("config.json: \"" + key + "\" must be a string, got " + v->dump());
+  if (!v->is_string())
+    throw ConfigError("config.json: \"" + key + "\" must be a string, got " + v->dump());
   return v->get<std::string>();
 }
 

@@ -11,7 +11,8 @@ namespace cs::models {
 namespace {
 
 Activation parseActivation(const std::string& name) {
-  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return Activation::GeluTanh;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast")
+    return Activation::GeluTanh;
   if (name == "gelu") return Activation::Gelu;
   if (name == "relu") return Activation::Relu;
   if (name == "silu" || name == "swish") return Activation::Silu;
@@ -21,10 +22,14 @@ Activation parseActivation(const std::string& name) {
 
 std::string activationHfName(Activation a) {
   switch (a) {
-    case Activation::GeluTanh: return "gelu_new";
-    case Activation::Gelu: return "gelu";
-    case Activation::Relu: return "relu";
-    case Activation::Silu: return "silu";
+    case Activation::GeluTanh:
+      return "gelu_new";
+    case Activation::Gelu:
+      return "gelu";
+    case Activation::Relu:
+      return "relu";
+    case Activation::Silu:
+      return "silu";
   }
   return "gelu_new";
 }
@@ -146,8 +151,8 @@ bool ignorable(const std::string& name) {
 }  // namespace
 
 const ArchDefinition& gpt2Arch() {
-  static const ArchDefinition arch{"gpt2",       {"gpt2"},      parseConfig,   tensorSpecs,
-                                   mapWeights,   configJson,    normalizeName, ignorable};
+  static const ArchDefinition arch{"gpt2",     {"gpt2"},   parseConfig,   tensorSpecs,
+                                   mapWeights, configJson, normalizeName, ignorable};
   return arch;
 }
 

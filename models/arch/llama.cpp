@@ -55,7 +55,9 @@ TransformerConfig parseConfig(const nlohmann::json& j) {
   } else if (c.dModel % heads == 0) {
     c.dHead = c.dModel / heads;
   } else {
-    throw ConfigError("config.json: hidden_size is not divisible by num_attention_heads and no head_dim is given");
+    throw ConfigError(
+        "config.json: hidden_size is not divisible by num_attention_heads and no head_dim is "
+        "given");
   }
   c.setUniform(heads, kvHeads, requirePositive(j, "intermediate_size"));
   c.nCtx = optionalPositive(j, "max_position_embeddings", 2048);
@@ -66,7 +68,8 @@ TransformerConfig parseConfig(const nlohmann::json& j) {
   c.rope = parseRope(j);
   const auto act = optionalString(j, "hidden_act", "silu");
   if (act != "silu" && act != "swish") {
-    throw ConfigError("config.json: hidden_act \"" + act + "\" is not supported for " + c.modelType + " (silu)");
+    throw ConfigError("config.json: hidden_act \"" + act + "\" is not supported for " +
+                      c.modelType + " (silu)");
   }
   c.activation = Activation::Silu;
   c.gatedMlp = true;
@@ -77,7 +80,8 @@ TransformerConfig parseConfig(const nlohmann::json& j) {
   if (optionalBool(j, "mlp_bias", false)) {
     throw ConfigError("config.json: mlp_bias=true is not supported yet for " + c.modelType);
   }
-  if (c.modelType == "mistral" || (c.modelType == "qwen2" && optionalBool(j, "use_sliding_window", false))) {
+  if (c.modelType == "mistral" ||
+      (c.modelType == "qwen2" && optionalBool(j, "use_sliding_window", false))) {
     c.slidingWindow = optionalPositive(j, "sliding_window", 0);
   }
   c.tiedEmbeddings = optionalBool(j, "tie_word_embeddings", false);
@@ -123,15 +127,17 @@ TransformerWeights mapWeights(const TransformerConfig& c, const TensorGetter& ge
     b.attn.nHeads = c.nHeads[l];
     b.attn.nKvHeads = c.nKvHeads[l];
     b.attn.dHead = c.dHead;
-    b.attn.W_QKV = at::cat({get(p + "self_attn.q_proj.weight").t(), get(p + "self_attn.k_proj.weight").t(),
-                            get(p + "self_attn.v_proj.weight").t()},
-                           1)
-                       .contiguous();
+    b.attn.W_QKV =
+        at::cat({get(p + "self_attn.q_proj.weight").t(), get(p + "self_attn.k_proj.weight").t(),
+                 get(p + "self_attn.v_proj.weight").t()},
+                1)
+            .contiguous();
     if (c.qkvBias) {
       b.attn.b_QKV = at::cat({get(p + "self_attn.q_proj.bias"), get(p + "self_attn.k_proj.bias"),
                               get(p + "self_attn.v_proj.bias")});
     }
-    b.attn.W_O = get(p + "self_attn.o_proj.weight").t().contiguous().view({c.nHeads[l], c.dHead, c.dModel});
+    b.attn.W_O =
+        get(p + "self_attn.o_proj.weight").t().contiguous().view({c.nHeads[l], c.dHead, c.dModel});
     if (c.attnOutBias) b.attn.b_O = get(p + "self_attn.o_proj.bias");
     b.ln2.weight = get(p + "post_attention_layernorm.weight");
     b.mlp.W_gate = get(p + "mlp.gate_proj.weight").t().contiguous();
@@ -147,9 +153,10 @@ TransformerWeights mapWeights(const TransformerConfig& c, const TensorGetter& ge
 nlohmann::json configJson(const TransformerConfig& c) {
   const std::string type = c.modelType.empty() ? "llama" : c.modelType;
   nlohmann::json j{{"model_type", type},
-                   {"architectures", {type == "qwen2" ? "Qwen2ForCausalLM"
-                                      : type == "mistral" ? "MistralForCausalLM"
-                                                          : "LlamaForCausalLM"}},
+                   {"architectures",
+                    {type == "qwen2"     ? "Qwen2ForCausalLM"
+                     : type == "mistral" ? "MistralForCausalLM"
+                                         : "LlamaForCausalLM"}},
                    {"num_hidden_layers", c.nLayers},
                    {"hidden_size", c.dModel},
                    {"num_attention_heads", c.nHeads.empty() ? 0 : c.nHeads[0]},
@@ -180,8 +187,10 @@ bool ignorable(const std::string& name) {
 }  // namespace
 
 const ArchDefinition& llamaArch() {
-  static const ArchDefinition arch{"llama",    {"llama", "mistral", "qwen2"}, parseConfig, tensorSpecs,
-                                   mapWeights, configJson, normalizeName, ignorable};
+  static const ArchDefinition arch{"llama",       {"llama", "mistral", "qwen2"},
+                                   parseConfig,   tensorSpecs,
+                                   mapWeights,    configJson,
+                                   normalizeName, ignorable};
   return arch;
 }
 

@@ -37,10 +37,15 @@ TransformerConfig parseConfig(const nlohmann::json& j) {
   c.normEps = optionalNumber(j, "layer_norm_eps", 1e-12);
   c.positions = PositionKind::Learned;
   const auto act = optionalString(j, "hidden_act", "gelu");
-  if (act == "gelu") c.activation = Activation::Gelu;
-  else if (act == "gelu_new" || act == "gelu_pytorch_tanh") c.activation = Activation::GeluTanh;
-  else if (act == "relu") c.activation = Activation::Relu;
-  else throw ConfigError("config.json: hidden_act \"" + act + "\" is not supported for vit (gelu, gelu_new, relu)");
+  if (act == "gelu")
+    c.activation = Activation::Gelu;
+  else if (act == "gelu_new" || act == "gelu_pytorch_tanh")
+    c.activation = Activation::GeluTanh;
+  else if (act == "relu")
+    c.activation = Activation::Relu;
+  else
+    throw ConfigError("config.json: hidden_act \"" + act +
+                      "\" is not supported for vit (gelu, gelu_new, relu)");
   c.qkvBias = optionalBool(j, "qkv_bias", true);
   c.attnOutBias = c.mlpBias = c.unembedBias = true;
   // Classes: id2label when present, else num_labels, else HF's default of 2.
@@ -74,7 +79,8 @@ std::vector<HfTensorSpec> tensorSpecs(const TransformerConfig& c) {
   std::vector<HfTensorSpec> s{
       {"vit.embeddings.cls_token", {1, 1, D}},
       {"vit.embeddings.position_embeddings", {1, c.nPatches() + 1, D}},
-      {"vit.embeddings.patch_embeddings.projection.weight", {D, c.nChannels, c.patchSize, c.patchSize}},
+      {"vit.embeddings.patch_embeddings.projection.weight",
+       {D, c.nChannels, c.patchSize, c.patchSize}},
       {"vit.embeddings.patch_embeddings.projection.bias", {D}, InitKind::Bias},
   };
   for (int l = 0; l < c.nLayers; ++l) {
@@ -115,10 +121,16 @@ TransformerWeights mapWeights(const TransformerConfig& c, const TensorGetter& ge
     b.ln1 = {get(p + "layernorm_before.weight"), get(p + "layernorm_before.bias")};
     b.attn.nHeads = b.attn.nKvHeads = c.nHeads[l];
     b.attn.dHead = c.dHead;
-    b.attn.W_QKV = at::cat({get(a + "query.weight").t(), get(a + "key.weight").t(), get(a + "value.weight").t()}, 1)
+    b.attn.W_QKV = at::cat({get(a + "query.weight").t(), get(a + "key.weight").t(),
+                            get(a + "value.weight").t()},
+                           1)
                        .contiguous();
-    if (c.qkvBias) b.attn.b_QKV = at::cat({get(a + "query.bias"), get(a + "key.bias"), get(a + "value.bias")});
-    b.attn.W_O = get(p + "attention.output.dense.weight").t().contiguous().view({c.nHeads[l], c.dHead, c.dModel});
+    if (c.qkvBias)
+      b.attn.b_QKV = at::cat({get(a + "query.bias"), get(a + "key.bias"), get(a + "value.bias")});
+    b.attn.W_O = get(p + "attention.output.dense.weight")
+                     .t()
+                     .contiguous()
+                     .view({c.nHeads[l], c.dHead, c.dModel});
     b.attn.b_O = get(p + "attention.output.dense.bias");
     b.ln2 = {get(p + "layernorm_after.weight"), get(p + "layernorm_after.bias")};
     b.mlp.W_in = get(p + "intermediate.dense.weight").t().contiguous();
@@ -136,9 +148,10 @@ TransformerWeights mapWeights(const TransformerConfig& c, const TensorGetter& ge
 nlohmann::json configJson(const TransformerConfig& c) {
   nlohmann::json labels = nlohmann::json::object();
   for (int i = 0; i < c.nClasses; ++i) {
-    labels[std::to_string(i)] = i < static_cast<int>(c.classLabels.size()) && !c.classLabels[i].empty()
-                                    ? c.classLabels[i]
-                                    : "LABEL_" + std::to_string(i);
+    labels[std::to_string(i)] =
+        i < static_cast<int>(c.classLabels.size()) && !c.classLabels[i].empty()
+            ? c.classLabels[i]
+            : "LABEL_" + std::to_string(i);
   }
   return {{"model_type", "vit"},
           {"architectures", {"ViTForImageClassification"}},

@@ -55,7 +55,9 @@ CheckpointFiles CheckpointFiles::open(const fs::path& folder) {
     std::map<std::string, std::size_t> shardIndex;
     std::map<std::string, std::string> claimed;  // tensor -> shard the index names
     for (const auto& [tensor, shard] : json["weight_map"].items()) {
-      if (!shard.is_string()) throw FormatError(index.string() + ": weight_map entry for '" + tensor + "' is not a file name");
+      if (!shard.is_string())
+        throw FormatError(index.string() + ": weight_map entry for '" + tensor +
+                          "' is not a file name");
       const auto name = shard.get<std::string>();
       checkShardName(name, index);
       claimed[tensor] = name;
@@ -81,11 +83,13 @@ CheckpointFiles CheckpointFiles::open(const fs::path& folder) {
     }
     return files;
   }
-  for (const char* pickle : {"pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.pth"}) {
+  for (const char* pickle :
+       {"pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.pth"}) {
     if (fs::exists(folder / pickle)) {
-      throw FormatError(folder.string() + " holds only " + pickle +
-                        ", a pickle checkpoint, which circuitscope never executes: convert it to "
-                        "safetensors (in Python: model.save_pretrained(dir, safe_serialization=True))");
+      throw FormatError(
+          folder.string() + " holds only " + pickle +
+          ", a pickle checkpoint, which circuitscope never executes: convert it to "
+          "safetensors (in Python: model.save_pretrained(dir, safe_serialization=True))");
     }
   }
   throw IoError(folder.string() +

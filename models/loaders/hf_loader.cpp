@@ -85,9 +85,10 @@ std::unique_ptr<Transformer> loadHfModel(const fs::path& folder, const LoadOptio
     for (const auto& spec : specs) byName[spec.name] = &spec;
     for (const auto& [name, original] : stored) {
       if (!byName.count(name)) {
-        throw FormatError(files.fileOf(original) + ": unexpected tensor '" + original +
-                          "' for a " + config.modelType + " model with this config.json (" +
-                          std::to_string(config.nLayers) + " layers); the checkpoint and config do not match");
+        throw FormatError(files.fileOf(original) + ": unexpected tensor '" + original + "' for a " +
+                          config.modelType + " model with this config.json (" +
+                          std::to_string(config.nLayers) +
+                          " layers); the checkpoint and config do not match");
       }
     }
     for (const auto& spec : specs) {

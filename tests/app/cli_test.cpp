@@ -82,9 +82,7 @@ CliResult runCli(const std::vector<std::string>& args) {
   return result;
 }
 
-std::string modelDir(const std::string& name) {
-  return test::dataPath("hf/" + name).string();
-}
+std::string modelDir(const std::string& name) { return test::dataPath("hf/" + name).string(); }
 
 // `info MODEL --json`, checked for success and parsed.
 json infoJson(const std::string& folder) {

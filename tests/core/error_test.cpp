@@ -63,18 +63,10 @@ TEST(Error, EveryKindIsCatchableAsErrorAndRuntimeError) {
   check([] { throw Error("base"); }, "base");
 }
 
-TEST(Error, RethrowWithContextKeepsIoError) {
-  expectKindKeptWithContext<IoError>();
-}
-TEST(Error, RethrowWithContextKeepsFormatError) {
-  expectKindKeptWithContext<FormatError>();
-}
-TEST(Error, RethrowWithContextKeepsShapeError) {
-  expectKindKeptWithContext<ShapeError>();
-}
-TEST(Error, RethrowWithContextKeepsConfigError) {
-  expectKindKeptWithContext<ConfigError>();
-}
+TEST(Error, RethrowWithContextKeepsIoError) { expectKindKeptWithContext<IoError>(); }
+TEST(Error, RethrowWithContextKeepsFormatError) { expectKindKeptWithContext<FormatError>(); }
+TEST(Error, RethrowWithContextKeepsShapeError) { expectKindKeptWithContext<ShapeError>(); }
+TEST(Error, RethrowWithContextKeepsConfigError) { expectKindKeptWithContext<ConfigError>(); }
 
 TEST(Error, RethrowWithContextKeepsPlainErrorAsError) {
   try {

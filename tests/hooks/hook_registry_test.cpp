@@ -20,16 +20,18 @@ TEST(HookRegistry, IdlePointReturnsTheSameTensor) {
 TEST(HookRegistry, HooksChainInAttachOrder) {
   HookRegistry registry(1);
   std::vector<int> order;
-  auto a = registry.add({HookKind::MlpPost, 0}, [&](const at::Tensor& x, const HookPoint&) -> std::optional<at::Tensor> {
-    order.push_back(1);
-    return x + 1;
-  });
-  auto b = registry.add({HookKind::MlpPost, 0}, [&](const at::Tensor& x, const HookPoint& p) -> std::optional<at::Tensor> {
-    order.push_back(2);
-    EXPECT_EQ(p.kind, HookKind::MlpPost);
-    EXPECT_EQ(p.layer, 0);
-    return x * 10;
-  });
+  auto a = registry.add({HookKind::MlpPost, 0},
+                        [&](const at::Tensor& x, const HookPoint&) -> std::optional<at::Tensor> {
+                          order.push_back(1);
+                          return x + 1;
+                        });
+  auto b = registry.add({HookKind::MlpPost, 0},
+                        [&](const at::Tensor& x, const HookPoint& p) -> std::optional<at::Tensor> {
+                          order.push_back(2);
+                          EXPECT_EQ(p.kind, HookKind::MlpPost);
+                          EXPECT_EQ(p.layer, 0);
+                          return x * 10;
+                        });
   const auto y = registry.fire(HookKind::MlpPost, 0, torch::zeros({2}));
   EXPECT_EQ(order, (std::vector<int>{1, 2}));
   EXPECT_TRUE(torch::equal(y, torch::full({2}, 10.0)));

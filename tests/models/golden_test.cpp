@@ -29,14 +29,16 @@ class Golden {
  public:
   explicit Golden(const std::string& name)
       : m_name(name),
-        m_expected(data::SafetensorsFile::open(test::dataPath("hf/" + name + "/expected.safetensors"))),
+        m_expected(
+            data::SafetensorsFile::open(test::dataPath("hf/" + name + "/expected.safetensors"))),
         m_model(loadHfModel(test::dataPath("hf/" + name))) {}
 
   at::Tensor expected(const std::string& tensor) const { return m_expected.tensor(tensor); }
   Transformer& model() { return *m_model; }
 
   /// Compares and reports; fails the test if the difference exceeds tol.
-  void check(const std::string& what, const at::Tensor& actual, const std::string& tensor, double tol) {
+  void check(const std::string& what, const at::Tensor& actual, const std::string& tensor,
+             double tol) {
     checkAgainst(what, actual, expected(tensor), tensor, tol);
   }
 
@@ -44,8 +46,8 @@ class Golden {
                     const std::string& tensor, double tol) {
     ASSERT_EQ(actual.sizes(), want.sizes()) << m_name << " " << what;
     const double diff = test::maxAbsDiff(actual, want);
-    std::cout << "  " << std::left << std::setw(12) << m_name << std::setw(34) << what
-              << " vs " << std::setw(22) << tensor << " max|diff| = " << std::scientific
+    std::cout << "  " << std::left << std::setw(12) << m_name << std::setw(34) << what << " vs "
+              << std::setw(22) << tensor << " max|diff| = " << std::scientific
               << std::setprecision(2) << diff << std::defaultfloat << "\n";
     EXPECT_LE(diff, tol) << m_name << ": " << what << " vs " << tensor;
   }
@@ -58,7 +60,7 @@ class Golden {
 
 std::vector<std::string> everyIntermediate() {
   return {"blocks.*.hook_resid_pre", "blocks.*.hook_resid_post", "blocks.*.attn.hook_pattern",
-          "blocks.*.mlp.hook_post", "ln_final.hook_normalized", "hook_embed"};
+          "blocks.*.mlp.hook_post",  "ln_final.hook_normalized", "hook_embed"};
 }
 
 // Mean cross-entropy of next-token prediction, as HF computes with labels = input ids.
@@ -87,7 +89,8 @@ void checkLanguageModel(const std::string& name) {
   g.check("hook_logits", logits, "logits", kLogitTol);
   g.checkAgainst("softmax(hook_logits)", logits.softmax(-1), g.expected("logits").softmax(-1),
                  "softmax(logits)", kProbTol);
-  g.check("blocks.0.hook_resid_pre", cache.at(HookKind::ResidPre, 0), "hidden_states.0", kHiddenTol);
+  g.check("blocks.0.hook_resid_pre", cache.at(HookKind::ResidPre, 0), "hidden_states.0",
+          kHiddenTol);
   for (int l = 1; l < L; ++l) {
     g.check(hooks::hookName(HookKind::ResidPre, l), cache.at(HookKind::ResidPre, l),
             "hidden_states." + std::to_string(l), kHiddenTol);
@@ -106,7 +109,8 @@ void checkLanguageModel(const std::string& name) {
 
   // Input gradient: d logits[0, 6, target] / d inputs_embeds for example 0.
   const auto embeds = g.expected("inputs_embeds").clone().requires_grad_(true);
-  g.check("W_E[input_ids[0]]", g.model().weights().W_E.index({ids[0]}).unsqueeze(0), "inputs_embeds", 0.0);
+  g.check("W_E[input_ids[0]]", g.model().weights().W_E.index({ids[0]}).unsqueeze(0),
+          "inputs_embeds", 0.0);
   ModelInput byEmbeddings;
   byEmbeddings.embeddings = embeds;
   const auto out = g.model().forward(byEmbeddings);
@@ -135,8 +139,8 @@ TEST(Golden, VitMatchesHuggingFace) {
   g.check("hook_logits", logits, "logits", kLogitTol);
   g.checkAgainst("softmax(hook_logits)", logits.softmax(-1), g.expected("logits").softmax(-1),
                  "softmax(logits)", kProbTol);
-  g.check("hook_embed[:, 1:] (patches)", cache.at(HookKind::Embed).narrow(1, 1, 16), "patch_embeddings",
-          kHiddenTol);
+  g.check("hook_embed[:, 1:] (patches)", cache.at(HookKind::Embed).narrow(1, 1, 16),
+          "patch_embeddings", kHiddenTol);
   for (int l = 0; l < L; ++l) {
     g.check(hooks::hookName(HookKind::ResidPre, l), cache.at(HookKind::ResidPre, l),
             "hidden_states." + std::to_string(l), kHiddenTol);
@@ -157,12 +161,13 @@ TEST(Golden, VitMatchesHuggingFace) {
   ModelInput one;
   one.pixels = pixels.narrow(0, 0, 1).clone().requires_grad_(true);
   at::Tensor patchLeaf;
-  auto handle = g.model().hooks().add(HookPoint{HookKind::Embed, -1},
-                                      [&](const at::Tensor& x, const HookPoint&) -> std::optional<at::Tensor> {
-                                        // Re-root the patch part at a leaf so its gradient is kept.
-                                        patchLeaf = x.narrow(1, 1, x.size(1) - 1).detach().requires_grad_(true);
-                                        return at::cat({x.narrow(1, 0, 1), patchLeaf}, 1);
-                                      });
+  auto handle = g.model().hooks().add(
+      HookPoint{HookKind::Embed, -1},
+      [&](const at::Tensor& x, const HookPoint&) -> std::optional<at::Tensor> {
+        // Re-root the patch part at a leaf so its gradient is kept.
+        patchLeaf = x.narrow(1, 1, x.size(1) - 1).detach().requires_grad_(true);
+        return at::cat({x.narrow(1, 0, 1), patchLeaf}, 1);
+      });
   const auto out = g.model().forward(one);
   EXPECT_EQ(out[0].argmax().item<int64_t>(), target);
   out[0][target].backward();

@@ -38,7 +38,8 @@ TEST_P(HookSemantics, ObservingEveryPointChangesNothing) {
   int fired = 0;
   std::vector<hooks::HookHandle> handles;
   for (const auto& point : model->hookPoints()) {
-    handles.push_back(model->hooks().observe(point, [&fired](const at::Tensor&, const HookPoint&) { ++fired; }));
+    handles.push_back(
+        model->hooks().observe(point, [&fired](const at::Tensor&, const HookPoint&) { ++fired; }));
   }
   const auto observed = run();
   EXPECT_EQ(fired, static_cast<int>(model->hookPoints().size()));
@@ -49,18 +50,20 @@ TEST_P(HookSemantics, ZeroingOneHeadZEqualsZeroingItsOutputRows) {
   const int layer = 1, head = 2;
   at::Tensor viaHook;
   {
-    auto handle = model->hooks().add(HookPoint{HookKind::Z, layer},
-                                     [&](const at::Tensor& z, const HookPoint&) -> std::optional<at::Tensor> {
-                                       auto out = z.clone();
-                                       out.select(2, head).zero_();
-                                       return out;
-                                     });
+    auto handle =
+        model->hooks().add(HookPoint{HookKind::Z, layer},
+                           [&](const at::Tensor& z, const HookPoint&) -> std::optional<at::Tensor> {
+                             auto out = z.clone();
+                             out.select(2, head).zero_();
+                             return out;
+                           });
     viaHook = run();
   }
   const auto plain = run();
   model->weights().blocks[layer].attn.W_O[head].zero_();  // [E, D] rows of that head
   const auto viaWeights = run();
-  EXPECT_GT(test::maxAbsDiff(plain, viaWeights), 1e-4) << "the head must matter for the test to mean anything";
+  EXPECT_GT(test::maxAbsDiff(plain, viaWeights), 1e-4)
+      << "the head must matter for the test to mean anything";
   EXPECT_LE(test::maxAbsDiff(viaHook, viaWeights), 1e-5);
 }
 
@@ -69,8 +72,10 @@ TEST_P(HookSemantics, ResultIsComputedOnlyWhenHookedAndSumsToAttnOut) {
   at::Tensor result, attnOut;
   {
     hooks::ScopedHooks scope(model->hooks());
-    scope.observe(HookPoint{HookKind::Result, 0}, [&](const at::Tensor& x, const HookPoint&) { result = x.clone(); });
-    scope.observe(HookPoint{HookKind::AttnOut, 0}, [&](const at::Tensor& x, const HookPoint&) { attnOut = x.clone(); });
+    scope.observe(HookPoint{HookKind::Result, 0},
+                  [&](const at::Tensor& x, const HookPoint&) { result = x.clone(); });
+    scope.observe(HookPoint{HookKind::AttnOut, 0},
+                  [&](const at::Tensor& x, const HookPoint&) { attnOut = x.clone(); });
     const auto hooked = run();
     EXPECT_LE(test::maxAbsDiff(plain, hooked), 1e-5);
   }
@@ -86,10 +91,13 @@ TEST_P(HookSemantics, ScopedHooksAreGoneAfterTheScope) {
   int calls = 0;
   {
     hooks::ScopedHooks scope(model->hooks());
-    scope.observe(HookPoint{HookKind::ResidPost, 0}, [&](const at::Tensor&, const HookPoint&) { ++calls; })
-        .add(HookPoint{HookKind::MlpPost, 1}, [](const at::Tensor& x, const HookPoint&) -> std::optional<at::Tensor> {
-          return x * 0;
-        });
+    scope
+        .observe(HookPoint{HookKind::ResidPost, 0},
+                 [&](const at::Tensor&, const HookPoint&) { ++calls; })
+        .add(HookPoint{HookKind::MlpPost, 1},
+             [](const at::Tensor& x, const HookPoint&) -> std::optional<at::Tensor> {
+               return x * 0;
+             });
     EXPECT_EQ(model->hooks().attachedCount(), 2u);
     run();
     EXPECT_EQ(calls, 1);
@@ -102,10 +110,11 @@ TEST_P(HookSemantics, ScopedHooksAreGoneAfterTheScope) {
 }
 
 TEST_P(HookSemantics, ReplacementOfTheWrongShapeIsRefused) {
-  auto handle = model->hooks().add(HookPoint{HookKind::ResidMid, 0},
-                                   [](const at::Tensor& x, const HookPoint&) -> std::optional<at::Tensor> {
-                                     return x.narrow(1, 0, 1);
-                                   });
+  auto handle =
+      model->hooks().add(HookPoint{HookKind::ResidMid, 0},
+                         [](const at::Tensor& x, const HookPoint&) -> std::optional<at::Tensor> {
+                           return x.narrow(1, 0, 1);
+                         });
   try {
     run();
     FAIL() << "expected ShapeError";
@@ -116,14 +125,14 @@ TEST_P(HookSemantics, ReplacementOfTheWrongShapeIsRefused) {
 
 TEST_P(HookSemantics, ReplacingResidPreWithItselfIsBitExact) {
   const auto plain = run();
-  auto handle = model->hooks().add(HookPoint{HookKind::ResidPre, 1},
-                                   [](const at::Tensor& x, const HookPoint&) -> std::optional<at::Tensor> {
-                                     return x.clone();
-                                   });
+  auto handle = model->hooks().add(
+      HookPoint{HookKind::ResidPre, 1},
+      [](const at::Tensor& x, const HookPoint&) -> std::optional<at::Tensor> { return x.clone(); });
   EXPECT_TRUE(torch::equal(plain, run()));
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, HookSemantics, ::testing::Values("gpt2-tiny", "llama-tiny", "vit-tiny"),
+INSTANTIATE_TEST_SUITE_P(Families, HookSemantics,
+                         ::testing::Values("gpt2-tiny", "llama-tiny", "vit-tiny"),
                          [](const auto& info) {
                            auto name = info.param;
                            std::erase(name, '-');
