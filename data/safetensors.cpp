@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "data/dtype.h"
+#include "data/json_document.h"
 #include "data/mapped_file.h"
 
 namespace cs::data {
@@ -21,33 +22,12 @@ namespace {
 // Headers larger than this are refused before parsing (the reference implementation uses the
 // same bound); it keeps a hostile length from driving a huge allocation.
 constexpr std::uint64_t kMaxHeaderBytes = 100ull << 20;
-constexpr int kMaxJsonDepth = 16;
+constexpr int kMaxJsonDepth = 16;  // a header is an object of objects of arrays
 
 std::uint64_t readLittleEndian64(const std::uint8_t* p) {
   std::uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
   return v;
-}
-
-// Rejects deeply nested JSON before the parser recurses into it.
-void checkJsonDepth(const char* text, std::size_t size, const std::string& where) {
-  int depth = 0;
-  bool inString = false;
-  for (std::size_t i = 0; i < size; ++i) {
-    const char c = text[i];
-    if (inString) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        inString = false;
-    } else if (c == '"') {
-      inString = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxJsonDepth) throw FormatError(where + ": header JSON is nested too deeply");
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
 }
 
 std::string shapeString(const std::vector<std::int64_t>& shape) {
@@ -142,13 +122,8 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
                       " exceeds the 100 MiB limit");
   }
   const char* headerText = reinterpret_cast<const char*>(file.m_file->data() + 8);
-  checkJsonDepth(headerText, headerSize, where);
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(headerText, headerText + headerSize);
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError(where + ": header is not valid JSON (" + e.what() + ")");
-  }
+  const auto header = parseJsonDocument(std::string_view(headerText, headerSize),
+                                        where + ": header", kMaxJsonDepth);
   if (!header.is_object()) throw FormatError(where + ": header JSON is not an object");
 
   file.m_dataStart = 8 + headerSize;

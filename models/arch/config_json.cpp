@@ -2,6 +2,7 @@
 #include "models/arch/config_json.h"
 
 #include "core/error.h"
+#include "data/json_document.h"
 
 namespace cs::models {
 
@@ -15,7 +16,7 @@ const nlohmann::json* find(const nlohmann::json& j, const std::string& key) {
 int checkedInt(const nlohmann::json& v, const std::string& key, int max) {
   if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > max) {
     throw ConfigError("config.json: \"" + key + "\" must be an integer in [1, " +
-                      std::to_string(max) + "], got " + v.dump());
+                      std::to_string(max) + "], got " + data::describeJsonValue(v));
   }
   return static_cast<int>(v.get<std::int64_t>());
 }
@@ -36,7 +37,8 @@ double optionalNumber(const nlohmann::json& j, const std::string& key, double fa
   const auto* v = find(j, key);
   if (v == nullptr) return fallback;
   if (!v->is_number())
-    throw ConfigError("config.json: \"" + key + "\" must be a number, got " + v->dump());
+    throw ConfigError("config.json: \"" + key + "\" must be a number, got " +
+                      data::describeJsonValue(*v));
   return v->get<double>();
 }
 
@@ -44,7 +46,8 @@ bool optionalBool(const nlohmann::json& j, const std::string& key, bool fallback
   const auto* v = find(j, key);
   if (v == nullptr) return fallback;
   if (!v->is_boolean())
-    throw ConfigError("config.json: \"" + key + "\" must be true or false, got " + v->dump());
+    throw ConfigError("config.json: \"" + key + "\" must be true or false, got " +
+                      data::describeJsonValue(*v));
   return v->get<bool>();
 }
 
@@ -53,7 +56,8 @@ std::string optionalString(const nlohmann::json& j, const std::string& key,
   const auto* v = find(j, key);
   if (v == nullptr) return fallback;
   if (!v->is_string())
-    throw ConfigError("config.json: \"" + key + "\" must be a string, got " + v->dump());
+    throw ConfigError("config.json: \"" + key + "\" must be a string, got " +
+                      data::describeJsonValue(*v));
   return v->get<std::string>();
 }
 

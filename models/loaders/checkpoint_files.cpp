@@ -1,11 +1,11 @@
 // Locating and opening the safetensors files of a checkpoint folder.
 #include "models/loaders/checkpoint_files.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/error.h"
+#include "data/json_document.h"
 
 namespace cs::models {
 
@@ -15,17 +15,7 @@ namespace {
 constexpr std::uintmax_t kMaxIndexBytes = 64u << 20;
 
 nlohmann::json readIndex(const fs::path& path) {
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (ec) throw IoError("cannot read " + path.string() + ": " + ec.message());
-  if (size > kMaxIndexBytes) throw FormatError(path.string() + ": index file is implausibly large");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError("cannot open " + path.string());
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError(path.string() + ": not valid JSON (" + e.what() + ")");
-  }
+  return data::readJsonFile(path.string(), kMaxIndexBytes);
 }
 
 // A shard name must be a plain file name in the folder: no directories, no "..".

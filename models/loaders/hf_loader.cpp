@@ -3,11 +3,11 @@
 
 #include <torch/torch.h>
 
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "data/json_document.h"
 #include "models/arch/arch.h"
 #include "models/loaders/checkpoint_files.h"
 
@@ -28,20 +28,8 @@ nlohmann::json readConfigJson(const fs::path& folder) {
   if (!fs::is_directory(folder)) {
     throw IoError(folder.string() + " is not a folder; point at a Hugging Face model folder");
   }
-  const auto path = folder / "config.json";
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (ec) throw IoError(path.string() + ": cannot read (" + ec.message() + ")");
-  if (size > kMaxConfigBytes) throw FormatError(path.string() + ": implausibly large for a config");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError("cannot open " + path.string());
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError(path.string() + ": not valid JSON (" + e.what() + ")");
-  }
-  if (!j.is_object()) throw FormatError(path.string() + ": not a JSON object");
+  auto j = data::readJsonFile((folder / "config.json").string(), kMaxConfigBytes);
+  if (!j.is_object()) throw FormatError((folder / "config.json").string() + ": not a JSON object");
   return j;
 }
 
