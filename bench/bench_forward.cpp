@@ -4,9 +4,9 @@
 // speed; plus one call of a tiny model. Prints one JSON object as its last line.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <map>

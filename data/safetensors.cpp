@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "data/dtype.h"
 #include "data/json_document.h"
 #include "data/mapped_file.h"
@@ -28,12 +29,6 @@ std::uint64_t readLittleEndian64(const std::uint8_t* p) {
   std::uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
   return v;
-}
-
-std::string shapeString(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
 }
 
 SafetensorsEntry parseEntry(const std::string& name, const nlohmann::json& value,
@@ -93,7 +88,7 @@ SafetensorsEntry parseEntry(const std::string& name, const nlohmann::json& value
       count * itemSize != entry.end - entry.begin) {
     throw FormatError(
         at + ": " + std::to_string(entry.end - entry.begin) + " bytes stored but " +
-        dtypeIt->get<std::string>() + " " + shapeString(entry.shape) + " needs " +
+        dtypeIt->get<std::string>() + " " + shapeText(entry.shape) + " needs " +
         (overflow ? std::string("an impossible number of") : std::to_string(count * itemSize)) +
         " bytes");
   }

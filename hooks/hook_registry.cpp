@@ -5,16 +5,9 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 
 namespace cs::hooks {
-
-namespace {
-std::string shapeText(at::IntArrayRef sizes) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
-  return s + "]";
-}
-}  // namespace
 
 HookRegistry::HookRegistry(int nLayers) : m_state(std::make_shared<State>()) {
   m_state->nLayers = nLayers;

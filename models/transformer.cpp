@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "core/threads.h"
 #include "models/attention_core.h"
 #include "models/layers.h"
@@ -17,11 +18,6 @@ namespace cs::models {
 using hooks::HookKind;
 
 namespace {
-std::string shapeText(at::IntArrayRef sizes) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
-  return s + "]";
-}
 
 void expectShape(const at::Tensor& t, const std::vector<int64_t>& shape, const std::string& name,
                  bool optional = false) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "data/json_document.h"
 #include "models/arch/arch.h"
 #include "models/loaders/checkpoint_files.h"
@@ -17,12 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr std::uintmax_t kMaxConfigBytes = 16u << 20;
-
-std::string shapeText(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 nlohmann::json readConfigJson(const fs::path& folder) {
   if (!fs::is_directory(folder)) {

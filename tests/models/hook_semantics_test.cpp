@@ -133,11 +133,7 @@ TEST_P(HookSemantics, ReplacingResidPreWithItselfIsBitExact) {
 
 INSTANTIATE_TEST_SUITE_P(Families, HookSemantics,
                          ::testing::Values("gpt2-tiny", "llama-tiny", "vit-tiny"),
-                         [](const auto& info) {
-                           auto name = info.param;
-                           std::erase(name, '-');
-                           return name;
-                         });
+                         [](const auto& info) { return test::folderParamName(info.param); });
 
 }  // namespace
 }  // namespace cs::models

@@ -43,11 +43,7 @@ TEST_P(Padding, PaddedBatchMatchesUnpaddedRows) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, Padding, ::testing::Values("gpt2-tiny", "llama-tiny"),
-                         [](const auto& info) {
-                           auto name = info.param;
-                           std::erase(name, '-');
-                           return name;
-                         });
+                         [](const auto& info) { return test::folderParamName(info.param); });
 
 }  // namespace
 }  // namespace cs::models

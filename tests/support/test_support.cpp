@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <cctype>
 #include <limits>
 #include <random>
 
@@ -36,6 +37,12 @@ double maxAbsDiff(const at::Tensor& a, const at::Tensor& b) {
       .abs()
       .max()
       .item<double>();
+}
+
+std::string folderParamName(const std::string& folder) {
+  auto name = folder;
+  std::erase_if(name, [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); });
+  return name;
 }
 
 void copyModelFolder(const fs::path& from, const fs::path& to) {

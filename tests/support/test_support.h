@@ -31,6 +31,9 @@ class TempDir {
 /// Largest |a - b| (in float64); shapes must agree (else +inf).
 double maxAbsDiff(const at::Tensor& a, const at::Tensor& b);
 
+/// A test-name suffix from a fixture folder name: "gpt2-tiny" -> "gpt2tiny".
+std::string folderParamName(const std::string& folder);
+
 /// Copies a model folder (config.json, *.safetensors, index) into `to`.
 void copyModelFolder(const std::filesystem::path& from, const std::filesystem::path& to);
 
