@@ -15,7 +15,10 @@ at::Tensor project(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b
   auto sizes = x.sizes().vec();
   sizes.back() = out;
   const auto flat = x.reshape({-1, in});
-  auto y = b.defined() ? at::addmm(b, flat, w) : at::mm(flat, w);
+  // A plain GEMM and an in-place bias add: addmm first broadcasts the bias into the output and
+  // runs the GEMM with beta = 1, which measured 30% slower here.
+  auto y = at::mm(flat, w);
+  if (b.defined()) y.add_(b);
   return y.view(sizes);
 }
 
