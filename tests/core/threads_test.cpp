@@ -88,5 +88,20 @@ TEST_F(ConfigureThreads, WithoutEnvironmentUsesEveryCore) {
   EXPECT_EQ(threadCount(), expected);
 }
 
+TEST_F(ConfigureThreads, EnsureKeepsAnExplicitChoice) {
+  configureThreads(1);
+  ensureThreadsConfigured();  // what building a model calls
+  EXPECT_EQ(threadCount(), 1);
+}
+
+TEST_F(ConfigureThreads, ScopedBlasThreadsLeavesLibtorchThreadsAlone) {
+  configureThreads(2);
+  {
+    ScopedBlasThreads single(1);
+    EXPECT_EQ(threadCount(), 2);
+  }
+  EXPECT_EQ(threadCount(), 2);
+}
+
 }  // namespace
 }  // namespace cs
