@@ -70,6 +70,27 @@ void printBreakdown(cs::models::Transformer& model, const cs::models::ModelInput
   }
 }
 
+// Nanoseconds one fire() costs at an idle point and at a point with one no-op observer: the
+// per-point cost that whole-forward timings on a noisy machine cannot resolve.
+std::pair<double, double> fireCostNs() {
+  cs::hooks::HookRegistry registry(1);
+  const auto x = torch::zeros({4});
+  constexpr int kCalls = 1'000'000;
+  auto timeCalls = [&] {
+    return cs::bench::timeOnce([&] {
+             for (int i = 0; i < kCalls; ++i) {
+               auto y = registry.fire(cs::hooks::HookKind::ResidPre, 0, x);
+               asm volatile("" : : "r"(y.unsafeGetTensorImpl()) : "memory");
+             }
+           }) /
+           kCalls * 1e9;
+  };
+  const double idle = timeCalls();
+  auto handle = registry.observe({cs::hooks::HookKind::ResidPre, 0},
+                                 [](const at::Tensor&, const cs::hooks::HookPoint&) {});
+  return {idle, timeCalls()};
+}
+
 int argInt(int argc, char** argv, const std::string& name, int fallback) {
   for (int i = 1; i + 1 < argc; ++i) {
     if (argv[i] == name) return std::atoi(argv[i + 1]);
@@ -150,6 +171,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 200; ++i)
     tinyTimes.push_back(bench::timeOnce([&] { tiny->forward(tinyInput); }));
 
+  const auto [idleNs, observedNs] = fireCostNs();
+  const double points = static_cast<double>(model->hookPoints().size());
   nlohmann::json out{{"benchmark", "forward"},
                      {"model", "gpt2-small-shaped random"},
                      {"batch", batch},
@@ -164,6 +187,9 @@ int main(int argc, char** argv) {
                      {"hooked_with_result_s", hookedWithResult},
                      {"result_overhead_ratio", hookedWithResult / plain},
                      {"hook_points", model->hookPoints().size()},
+                     {"idle_fire_ns", idleNs},
+                     {"observed_fire_ns", observedNs},
+                     {"hook_overhead_bound", 1.0 + points * observedNs * 1e-9 / plain},
                      {"gflop", flops / 1e9},
                      {"gflops", flops / plain / 1e9},
                      {"gemm_gflops", gemm.gflops},
