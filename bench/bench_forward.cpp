@@ -1,7 +1,9 @@
 // bench_forward: forward-pass speed of a random GPT-2-small-shaped model (12 layers, width 768,
 // 12 heads, vocabulary 50257, 8 x 128 tokens) with idle hook points and with every hook point
 // but hook_result observed by a no-op hook (and with hook_result too), against this machine's GEMM
-// speed; plus one call of a tiny model. Prints one JSON object as its last line.
+// speed; plus one call of a tiny model, and one fire() at an idle and at an observed point (which
+// bounds the hook overhead more tightly than whole-forward timings on a noisy machine can).
+// Prints one JSON object as its last line.
 #include <torch/torch.h>
 
 #include <algorithm>
