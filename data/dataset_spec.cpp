@@ -1,0 +1,91 @@
+// Parsing of "name:key=value,key=value" dataset specifications.
+#include "data/dataset_spec.h"
+
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+#include "data/synthetic_datasets.h"
+
+namespace cs::data {
+
+namespace {
+
+struct Spec {
+  std::string name;
+  std::map<std::string, std::int64_t> values;
+};
+
+Spec parseSpec(const std::string& text) {
+  Spec spec;
+  const auto colon = text.find(':');
+  spec.name = text.substr(0, colon);
+  if (colon == std::string::npos) return spec;
+  std::stringstream stream(text.substr(colon + 1));
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw ConfigError("dataset '" + text + "': '" + item + "' is not key=value");
+    }
+    const auto key = item.substr(0, eq);
+    const auto value = item.substr(eq + 1);
+    std::size_t used = 0;
+    long long number = 0;
+    try {
+      number = std::stoll(value, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != value.size() || number < 0) {
+      throw ConfigError("dataset '" + text + "': " + key + "='" + value +
+                        "' is not a non-negative integer");
+    }
+    spec.values[key] = number;
+  }
+  return spec;
+}
+
+// Reads the spec's values with defaults; unknown keys are an error listing the known ones.
+class Values {
+ public:
+  Values(const Spec& spec, const std::string& text, std::map<std::string, std::int64_t> defaults)
+      : m_values(std::move(defaults)) {
+    for (const auto& [key, value] : spec.values) {
+      if (!m_values.count(key)) {
+        std::string known;
+        for (const auto& [k, v] : m_values) known += (known.empty() ? "" : ", ") + k;
+        throw ConfigError("dataset '" + text + "': unknown key '" + key + "' (known: " + known +
+                          ")");
+      }
+      m_values[key] = value;
+    }
+  }
+  std::int64_t operator[](const std::string& key) const { return m_values.at(key); }
+
+ private:
+  std::map<std::string, std::int64_t> m_values;
+};
+
+}  // namespace
+
+std::unique_ptr<Dataset> openDataset(const std::string& text) {
+  const auto spec = parseSpec(text);
+  if (spec.name == "induction") {
+    const Values v(spec, text,
+                   {{"rows", 256}, {"half", 20}, {"vocab", 128}, {"seed", 0}, {"first", 0}});
+    return std::make_unique<InductionDataset>(v["rows"], v["half"], v["vocab"],
+                                              static_cast<std::uint64_t>(v["seed"]), v["first"]);
+  }
+  if (spec.name == "modadd") {
+    const Values v(spec, text, {{"p", 113}, {"rows", 0}, {"seed", 0}});
+    return std::make_unique<ModularAdditionDataset>(v["p"], v["rows"],
+                                                    static_cast<std::uint64_t>(v["seed"]));
+  }
+  throw ConfigError("dataset '" + text +
+                    "' is not known; generators: induction:rows=,half=,vocab=,seed=,first= and "
+                    "modadd:p=,rows=,seed= (see docs/datasets.md)");
+}
+
+}  // namespace cs::data

@@ -1,0 +1,86 @@
+// Synthetic datasets and dataset specs: shapes, the repeated half, targets of modular
+// addition, determinism in the seed, and clear errors for bad specs and ranges.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/error.h"
+#include "data/dataset_spec.h"
+#include "data/synthetic_datasets.h"
+#include "data/token_dataset.h"
+
+namespace cs::data {
+namespace {
+
+TEST(InductionDataset, SecondHalfRepeatsTheFirstAndOnlyItIsScored) {
+  const InductionDataset d(10, 6, 50, 3);
+  EXPECT_EQ(d.size(), 10);
+  const auto b = d.batch(2, 5);
+  ASSERT_EQ(b.tokens.sizes(), (std::vector<int64_t>{5, 12}));
+  EXPECT_TRUE(torch::equal(b.tokens.narrow(1, 0, 6), b.tokens.narrow(1, 6, 6)));
+  EXPECT_TRUE(((b.tokens >= 0) & (b.tokens < 50)).all().item<bool>());
+  // Scored targets: positions 7..11 (the first repeated token at 6 is not predictable).
+  const auto expected = torch::arange(12).ge(7).unsqueeze(0).expand({5, 12});
+  EXPECT_TRUE(torch::equal(b.lossMask, expected));
+}
+
+TEST(InductionDataset, SameSeedSameRowsOtherSeedOtherRows) {
+  const InductionDataset a(4, 8, 100, 1), b(4, 8, 100, 1), c(4, 8, 100, 2);
+  EXPECT_TRUE(torch::equal(a.batch(0, 4).tokens, b.batch(0, 4).tokens));
+  EXPECT_FALSE(torch::equal(a.batch(0, 4).tokens, c.batch(0, 4).tokens));
+}
+
+TEST(ModularAdditionDataset, AllPairsWithCorrectTargets) {
+  const ModularAdditionDataset d(7, 0, 0);
+  ASSERT_EQ(d.size(), 49);
+  const auto b = d.batch(0, 49);
+  const auto a = b.tokens.select(1, 0), c = b.tokens.select(1, 1);
+  EXPECT_TRUE(torch::equal(b.targets, (a + c).remainder(7)));
+  EXPECT_TRUE(b.tokens.select(1, 2).eq(7).all().item<bool>());  // "=" is token p
+  EXPECT_TRUE(b.scorePositions.eq(2).all().item<bool>());
+  // Every pair exactly once.
+  EXPECT_EQ(std::get<0>(at::_unique(a * 7 + c)).numel(), 49);
+}
+
+TEST(ModularAdditionDataset, BatchesClipAtTheEnd) {
+  const ModularAdditionDataset d(5, 12, 9);
+  EXPECT_EQ(d.batch(10, 8).tokens.size(0), 2);
+  EXPECT_THROW(d.batch(13, 1), ConfigError);
+  EXPECT_THROW(d.batch(-1, 1), ConfigError);
+}
+
+TEST(TokenRowsDataset, PaddingIsNeverScored) {
+  const auto ids = torch::tensor({{5, 6, 7, 0}, {1, 2, 3, 4}}, torch::kLong);
+  const auto mask = torch::tensor({{1, 1, 1, 0}, {1, 1, 1, 1}}, torch::kLong);
+  const TokenRowsDataset d(ids, mask);
+  const auto b = d.batch(0, 2);
+  const auto expected = torch::tensor({{false, true, true, false}, {false, true, true, true}});
+  EXPECT_TRUE(torch::equal(b.lossMask, expected));
+}
+
+TEST(DatasetSpec, GeneratorsWithParameters) {
+  const auto induction = openDataset("induction:rows=7,half=5,vocab=30,seed=4");
+  EXPECT_EQ(induction->size(), 7);
+  EXPECT_EQ(induction->batch(0, 1).tokens.size(1), 10);
+  const auto modadd = openDataset("modadd:p=11");
+  EXPECT_EQ(modadd->size(), 121);
+  EXPECT_NE(modadd->describe().find("mod 11"), std::string::npos);
+}
+
+TEST(DatasetSpec, BadSpecsNameTheProblem) {
+  auto message = [](const std::string& spec) {
+    try {
+      openDataset(spec);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message("nonsense").find("not known"), std::string::npos);
+  EXPECT_NE(message("modadd:q=3").find("unknown key 'q'"), std::string::npos);
+  EXPECT_NE(message("modadd:p=x").find("p='x'"), std::string::npos);
+  EXPECT_NE(message("modadd:p").find("not key=value"), std::string::npos);
+  EXPECT_NE(message("induction:half=1").find("half length"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cs::data
