@@ -8,5 +8,6 @@ namespace cs::cli {
 void addInfoCommand(CLI::App& app, const GlobalOptions& options);
 void addRunCommand(CLI::App& app, const GlobalOptions& options);
 void addMakeRandomCommand(CLI::App& app, const GlobalOptions& options);
+void addEvalCommand(CLI::App& app, const GlobalOptions& options);
 
 }  // namespace cs::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   cs::cli::addInfoCommand(app, options);
   cs::cli::addRunCommand(app, options);
   cs::cli::addMakeRandomCommand(app, options);
+  cs::cli::addEvalCommand(app, options);
 
   try {
     app.parse(argc, argv);

@@ -243,6 +243,31 @@ TEST(CliMakeRandom, WritesACheckpointThatInfoReads) {
   EXPECT_EQ(info.value("d_vocab", 0), 50);
 }
 
+TEST(CliEval, GeneratorDatasetReportsAccuracyAndLoss) {
+  const auto r = runCli({"eval", modelDir("gpt2-tiny"), "--dataset",
+                         "induction:rows=16,half=6,vocab=128,seed=2", "--json"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const auto j = json::parse(r.out);
+  EXPECT_EQ(j["rows"], 16);
+  EXPECT_EQ(j["predictions"], 16 * 5);
+  EXPECT_GE(j["accuracy"].get<double>(), 0.0);
+  EXPECT_LE(j["accuracy"].get<double>(), 1.0);
+  EXPECT_GT(j["mean_loss"].get<double>(), 0.0);
+  EXPECT_FALSE(j.contains("mean_logit_diff"));
+}
+
+TEST(CliEval, LimitCapsTheRows) {
+  const auto r = runCli(
+      {"eval", modelDir("gpt2-tiny"), "--dataset", "modadd:p=11", "--limit", "30", "--json"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["rows"], 30);
+}
+
+TEST(CliErrors, UnknownDatasetSpec) {
+  const auto r = runCli({"eval", modelDir("gpt2-tiny"), "--dataset", "nonsense:x=1"});
+  expectCleanFailure(r, "not known");
+}
+
 TEST(CliErrors, MissingModelFolder) {
   test::TempDir dir;
   const auto missing = (dir / "no-such-model").string();
