@@ -24,23 +24,29 @@ at::ScalarType parseDtype(const std::string& name) {
   throw ConfigError("--dtype '" + name + "' is not one of float32, float64, float16, bfloat16");
 }
 
+ProgressLine::ProgressLine(Progress& progress, const GlobalOptions& options)
+    : m_progress(progress), m_shown(!options.quiet && isatty(STDERR_FILENO)) {
+  if (!m_shown) return;
+  m_progress.setListener([](const std::string& stage, double fraction) {
+    std::fprintf(stderr, "\r%s %3.0f%%", stage.c_str(), fraction * 100.0);
+    std::fflush(stderr);
+  });
+}
+
+ProgressLine::~ProgressLine() {
+  if (!m_shown) return;
+  m_progress.setListener(nullptr);
+  std::fprintf(stderr, "\n");
+}
+
 std::unique_ptr<models::Transformer> loadModel(const std::string& folder,
                                                const GlobalOptions& options) {
   Progress progress;
-  // A progress line only for a person watching a terminal; logs stay clean.
-  const bool show = !options.quiet && isatty(STDERR_FILENO);
-  if (show) {
-    progress.setListener([](const std::string& stage, double fraction) {
-      std::fprintf(stderr, "\r%s %3.0f%%", stage.c_str(), fraction * 100.0);
-      std::fflush(stderr);
-    });
-  }
+  ProgressLine line(progress, options);
   models::LoadOptions load;
   load.device = chooseDevice(options.device);
   load.dtype = parseDtype(options.dtype);
-  auto model = models::loadHfModel(folder, load, progress);
-  if (show) std::fprintf(stderr, "\n");
-  return model;
+  return models::loadHfModel(folder, load, progress);
 }
 
 ParsedIds parseIds(const std::string& text) {

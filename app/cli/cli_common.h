@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "core/progress.h"
 #include "models/transformer.h"
 
 namespace CLI {
@@ -20,6 +21,20 @@ struct GlobalOptions {
   std::string device = "cpu";
   std::string dtype = "float32";
   bool quiet = false;
+};
+
+/// A progress line on stderr while it lives, for a person at a terminal only (nothing when
+/// --quiet or when stderr is redirected, so logs stay clean).
+class ProgressLine {
+ public:
+  ProgressLine(Progress& progress, const GlobalOptions& options);
+  ~ProgressLine();
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+
+ private:
+  Progress& m_progress;
+  bool m_shown = false;
 };
 
 /// Loads a model folder with the global device and dtype, printing progress on stderr.

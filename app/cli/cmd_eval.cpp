@@ -1,7 +1,5 @@
 // `eval MODEL_DIR --dataset SPEC [--limit N] [--batch-size N] [--json]`: accuracy, mean loss and
 // logit difference over a dataset, with a progress line on stderr.
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -28,15 +26,11 @@ void evalCommand(const EvalArgs& args, const GlobalOptions& options) {
   const auto dataset = data::openDataset(args.dataset);
   auto model = loadModel(args.folder, options);
   Progress progress;
-  const bool show = !options.quiet && isatty(STDERR_FILENO);
-  if (show) {
-    progress.setListener([](const std::string& stage, double fraction) {
-      std::fprintf(stderr, "\r%s %3.0f%%", stage.c_str(), fraction * 100.0);
-      std::fflush(stderr);
-    });
+  analysis::EvalResult r;
+  {
+    ProgressLine line(progress, options);
+    r = analysis::evaluate(*model, *dataset, {args.batchSize, args.limit}, progress);
   }
-  const auto r = analysis::evaluate(*model, *dataset, {args.batchSize, args.limit}, progress);
-  if (show) std::fprintf(stderr, "\n");
   if (args.json) {
     nlohmann::json j{{"dataset", r.dataset},         {"rows", r.rows},
                      {"predictions", r.predictions}, {"accuracy", r.accuracy},
