@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "data/digits_dataset.h"
 #include "data/synthetic_datasets.h"
 
 namespace cs::data {
@@ -83,9 +84,17 @@ std::unique_ptr<Dataset> openDataset(const std::string& text) {
     return std::make_unique<ModularAdditionDataset>(v["p"], v["rows"],
                                                     static_cast<std::uint64_t>(v["seed"]));
   }
-  throw ConfigError("dataset '" + text +
-                    "' is not known; generators: induction:rows=,half=,vocab=,seed=,first= and "
-                    "modadd:p=,rows=,seed= (see docs/datasets.md)");
+  if (spec.name == "digits-test" || spec.name == "digits-train" || spec.name == "digits") {
+    const Values noKeys(spec, text, {});
+    const auto split = spec.name == "digits-test"    ? DigitsSplit::Test
+                       : spec.name == "digits-train" ? DigitsSplit::Train
+                                                     : DigitsSplit::All;
+    return std::make_unique<DigitsDataset>(split);
+  }
+  throw ConfigError(
+      "dataset '" + text +
+      "' is not known; generators: induction:rows=,half=,vocab=,seed=,first= and "
+      "modadd:p=,rows=,seed=; shipped: digits-test, digits-train, digits (see docs/datasets.md)");
 }
 
 }  // namespace cs::data

@@ -148,7 +148,11 @@ at::Tensor Transformer::embed(const ModelInput& input, Context& ctx) {
   at::Tensor x;          // [B, T, D]
   at::Tensor positions;  // [B, T] int64, for learned or rotary positions
   if (c.input == InputKind::Patches) {
-    if (!input.pixels.defined()) throw ShapeError("this model takes images: pass pixel values");
+    if (!input.pixels.defined()) {
+      throw ShapeError(input.tokens.defined()
+                           ? "this is an image model: it takes pixel values, not token ids"
+                           : "this is an image model: pass pixel values");
+    }
     const auto& px = input.pixels;
     if (px.dim() != 4 || px.size(1) != c.nChannels || px.size(2) != c.imageSize ||
         px.size(3) != c.imageSize) {
@@ -173,7 +177,11 @@ at::Tensor Transformer::embed(const ModelInput& input, Context& ctx) {
       }
       x = e.to(dev, dtype());
     } else {
-      if (!input.tokens.defined()) throw ShapeError("this model takes token ids: pass tokens");
+      if (!input.tokens.defined()) {
+        throw ShapeError(input.pixels.defined()
+                             ? "this is a language model: it takes token ids, not images"
+                             : "this is a language model: pass token ids");
+      }
       const auto& ids = input.tokens;
       if (ids.dim() != 2 || ids.size(1) == 0) {
         throw ShapeError("token ids: expected [batch, pos] with pos > 0, got " +

@@ -6,6 +6,7 @@
 
 #include "analysis/evaluation.h"
 #include "core/error.h"
+#include "data/digits_dataset.h"
 #include "data/safetensors.h"
 #include "data/synthetic_datasets.h"
 #include "data/token_dataset.h"
@@ -89,6 +90,23 @@ TEST(Evaluation, InductionOnARandomModelIsNearChance) {
   EXPECT_EQ(result.predictions, 64 * 9);
   EXPECT_LT(result.accuracy, 0.1);  // chance is 1/64; a random model cannot copy
   EXPECT_NEAR(result.meanLoss, std::log(64.0), 0.5);
+}
+
+TEST(Evaluation, UntrainedVitOnDigitsIsAboutChance) {
+  // The sanity check that labels line up: an untrained model must not beat chance by much.
+  models::ModelShape shape;
+  shape.family = "vit";
+  shape.imageSize = 8;
+  shape.patchSize = 2;
+  shape.nChannels = 1;
+  shape.nClasses = 10;
+  auto model = models::randomTransformer(models::configForShape(shape), 11);
+  const data::DigitsDataset test(data::DigitsSplit::Test);
+  const auto result = evaluate(*model, test);
+  EXPECT_EQ(result.rows, 360);
+  EXPECT_EQ(result.predictions, 360);
+  EXPECT_LT(result.accuracy, 0.3);
+  EXPECT_NEAR(result.meanLoss, std::log(10.0), 0.5);
 }
 
 TEST(Evaluation, CancelStopsTheLoop) {
