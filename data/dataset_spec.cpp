@@ -7,7 +7,10 @@
 
 #include "core/error.h"
 #include "data/digits_dataset.h"
+#include "data/prompt_dataset.h"
 #include "data/synthetic_datasets.h"
+#include "data/text_corpus.h"
+#include "data/tokenizer.h"
 
 namespace cs::data {
 
@@ -71,8 +74,27 @@ class Values {
 
 }  // namespace
 
-std::unique_ptr<Dataset> openDataset(const std::string& text) {
+std::unique_ptr<Dataset> openDataset(const std::string& text, const DatasetContext& context) {
+  const auto extension = std::filesystem::path(text).extension();
+  if (extension == ".jsonl" || extension == ".txt") {
+    if (context.modelFolder.empty()) {
+      throw ConfigError("dataset " + text + " is text: it needs the model folder's tokenizer");
+    }
+    const auto tokenizer = loadTokenizer(context.modelFolder);
+    if (extension == ".txt") return openTextCorpus(text, *tokenizer, context.contextLength);
+    return std::make_unique<PromptDataset>(readPromptLines(text), *tokenizer,
+                                           std::filesystem::path(text).filename().string());
+  }
   const auto spec = parseSpec(text);
+  if (spec.name == "ioi") {
+    const Values v(spec, text, {{"rows", 100}, {"seed", 0}});
+    if (context.modelFolder.empty()) {
+      throw ConfigError("dataset " + text + " is text: it needs the model folder's tokenizer");
+    }
+    return std::make_unique<PromptDataset>(
+        indirectObjectPrompts(v["rows"], static_cast<std::uint64_t>(v["seed"])),
+        *loadTokenizer(context.modelFolder), "indirect-object prompts");
+  }
   if (spec.name == "induction") {
     const Values v(spec, text,
                    {{"rows", 256}, {"half", 20}, {"vocab", 128}, {"seed", 0}, {"first", 0}});
@@ -94,7 +116,8 @@ std::unique_ptr<Dataset> openDataset(const std::string& text) {
   throw ConfigError(
       "dataset '" + text +
       "' is not known; generators: induction:rows=,half=,vocab=,seed=,first= and "
-      "modadd:p=,rows=,seed=; shipped: digits-test, digits-train, digits (see docs/datasets.md)");
+      "modadd:p=,rows=,seed=, ioi:rows=,seed=; shipped: digits-test, digits-train, digits; "
+      "files: prompts.jsonl, corpus.txt (see docs/datasets.md)");
 }
 
 }  // namespace cs::data

@@ -2,6 +2,8 @@
 // "induction:rows=256,half=20,vocab=128,seed=0" or "modadd:p=113". See docs/datasets.md.
 #pragma once
 
+#include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -9,7 +11,15 @@
 
 namespace cs::data {
 
-/// Builds the dataset a spec names; ConfigError naming the spec and the valid keys otherwise.
-std::unique_ptr<Dataset> openDataset(const std::string& spec);
+/// What some datasets need from the model they will be evaluated on.
+struct DatasetContext {
+  std::filesystem::path modelFolder;  ///< its tokenizer, for prompt sets and text corpora
+  std::int64_t contextLength = 0;     ///< window length for text corpora
+};
+
+/// Builds the dataset a spec names: a generator ("induction:...", "modadd:...", "ioi:..."), a
+/// shipped set ("digits-test"), a prompt file (.jsonl) or a text corpus (.txt). ConfigError
+/// naming the spec and the valid forms otherwise.
+std::unique_ptr<Dataset> openDataset(const std::string& spec, const DatasetContext& context = {});
 
 }  // namespace cs::data

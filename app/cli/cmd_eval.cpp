@@ -23,8 +23,8 @@ struct EvalArgs {
 
 void evalCommand(const EvalArgs& args, const GlobalOptions& options) {
   configureThreads(options.threads);
-  const auto dataset = data::openDataset(args.dataset);
   auto model = loadModel(args.folder, options);
+  const auto dataset = data::openDataset(args.dataset, {args.folder, model->config().nCtx});
   Progress progress;
   analysis::EvalResult r;
   {

@@ -9,5 +9,6 @@ void addInfoCommand(CLI::App& app, const GlobalOptions& options);
 void addRunCommand(CLI::App& app, const GlobalOptions& options);
 void addMakeRandomCommand(CLI::App& app, const GlobalOptions& options);
 void addEvalCommand(CLI::App& app, const GlobalOptions& options);
+void addTokenizeCommand(CLI::App& app, const GlobalOptions& options);
 
 }  // namespace cs::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   cs::cli::addRunCommand(app, options);
   cs::cli::addMakeRandomCommand(app, options);
   cs::cli::addEvalCommand(app, options);
+  cs::cli::addTokenizeCommand(app, options);
 
   try {
     app.parse(argc, argv);

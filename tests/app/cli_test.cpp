@@ -263,6 +263,43 @@ TEST(CliEval, LimitCapsTheRows) {
   EXPECT_EQ(json::parse(r.out)["rows"], 30);
 }
 
+// A folder with only GPT-2's tokenizer files, under the names Hugging Face gives them.
+void copyGpt2Tokenizer(const fs::path& to) {
+  fs::copy_file(test::dataPath("tokenizer/encoder.json"), to / "vocab.json");
+  fs::copy_file(test::dataPath("tokenizer/vocab.bpe"), to / "merges.txt");
+}
+
+TEST(CliTokenize, JsonHasIdsAndDisplayTokens) {
+  test::TempDir dir;
+  copyGpt2Tokenizer(dir.path());
+  const auto r = runCli({"tokenize", dir.path().string(), "Hello world", "--json"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const auto j = json::parse(r.out);
+  EXPECT_EQ(j["ids"], json::array({15496, 995}));
+  EXPECT_EQ(j["tokens"], json::array({"Hello", "\xE2\x90\xA3world"}));
+}
+
+TEST(CliTokenize, TextListsOneTokenPerLine) {
+  test::TempDir dir;
+  copyGpt2Tokenizer(dir.path());
+  const auto r = runCli({"tokenize", dir.path().string(), "Hello world"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("15496\tHello\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("995\t\xE2\x90\xA3world\n"), std::string::npos) << r.out;
+}
+
+TEST(CliErrors, TokenizeWithoutTokenizerFiles) {
+  test::TempDir dir;
+  expectCleanFailure(runCli({"tokenize", dir.path().string(), "Hello"}), "--ids");
+}
+
+TEST(CliErrors, TokenizeInvalidUtf8) {
+  test::TempDir dir;
+  copyGpt2Tokenizer(dir.path());
+  expectCleanFailure(runCli({"tokenize", dir.path().string(), "ab\xff"}),
+                     "not valid UTF-8 at byte 2");
+}
+
 TEST(CliErrors, UnknownDatasetSpec) {
   const auto r = runCli({"eval", modelDir("gpt2-tiny"), "--dataset", "nonsense:x=1"});
   expectCleanFailure(r, "not known");

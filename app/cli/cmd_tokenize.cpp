@@ -1,0 +1,38 @@
+// `tokenize MODEL_DIR TEXT [--json]`: the token ids of a text and how each token reads. Needs
+// only the folder's tokenizer files, not its config.json or weights.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "app/cli/commands.h"
+#include "data/tokenizer.h"
+
+namespace cs::cli {
+
+void addTokenizeCommand(CLI::App& app, const GlobalOptions& /*options*/) {
+  auto* cmd = app.add_subcommand("tokenize", "show the token ids and tokens of a text");
+  auto folder = std::make_shared<std::string>();
+  auto text = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  cmd->add_option("MODEL_DIR", *folder,
+                  "folder with tokenizer.json, vocab.json + merges.txt "
+                  "or tokenizer.model")
+      ->required();
+  cmd->add_option("TEXT", *text, "UTF-8 text to tokenize")->required();
+  cmd->add_flag("--json", *json, "print {\"ids\": [...], \"tokens\": [...]}");
+  cmd->callback([folder, text, json] {
+    const auto tokenizer = data::loadTokenizer(*folder);
+    const auto ids = tokenizer->encode(*text);
+    std::vector<std::string> tokens;
+    tokens.reserve(ids.size());
+    for (const auto id : ids) tokens.push_back(tokenizer->displayToken(id));
+    if (*json) {
+      std::cout << nlohmann::json{{"ids", ids}, {"tokens", tokens}}.dump() << "\n";
+      return;
+    }
+    std::cout << ids.size() << " tokens\n";
+    for (std::size_t i = 0; i < ids.size(); ++i) std::cout << ids[i] << "\t" << tokens[i] << "\n";
+  });
+}
+
+}  // namespace cs::cli
