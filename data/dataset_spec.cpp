@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "data/digits_dataset.h"
+#include "data/image_folder_dataset.h"
 #include "data/prompt_dataset.h"
 #include "data/synthetic_datasets.h"
 #include "data/text_corpus.h"
@@ -75,6 +76,14 @@ class Values {
 }  // namespace
 
 std::unique_ptr<Dataset> openDataset(const std::string& text, const DatasetContext& context) {
+  if (std::filesystem::is_directory(text)) {
+    if (context.modelFolder.empty()) {
+      throw ConfigError("dataset " + text +
+                        " is an image folder: it needs the model folder's preprocessing");
+    }
+    return std::make_unique<ImageFolderDataset>(
+        text, loadImagePreprocessor(context.modelFolder, context.imageSize), context.classLabels);
+  }
   const auto extension = std::filesystem::path(text).extension();
   if (extension == ".jsonl" || extension == ".txt") {
     if (context.modelFolder.empty()) {
@@ -117,7 +126,7 @@ std::unique_ptr<Dataset> openDataset(const std::string& text, const DatasetConte
       "dataset '" + text +
       "' is not known; generators: induction:rows=,half=,vocab=,seed=,first= and "
       "modadd:p=,rows=,seed=, ioi:rows=,seed=; shipped: digits-test, digits-train, digits; "
-      "files: prompts.jsonl, corpus.txt (see docs/datasets.md)");
+      "files: prompts.jsonl, corpus.txt, an image folder (see docs/datasets.md)");
 }
 
 }  // namespace cs::data

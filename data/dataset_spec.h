@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "data/dataset.h"
 
@@ -15,10 +16,13 @@ namespace cs::data {
 struct DatasetContext {
   std::filesystem::path modelFolder;  ///< its tokenizer, for prompt sets and text corpora
   std::int64_t contextLength = 0;     ///< window length for text corpora
+  int imageSize = 224;  ///< image side when the folder has no preprocessor_config.json
+  std::vector<std::string> classLabels;  ///< id2label, for image folders
 };
 
 /// Builds the dataset a spec names: a generator ("induction:...", "modadd:...", "ioi:..."), a
-/// shipped set ("digits-test"), a prompt file (.jsonl) or a text corpus (.txt). ConfigError
+/// shipped set ("digits-test"), a prompt file (.jsonl), a text corpus (.txt) or an image
+/// folder (one subfolder per class). ConfigError
 /// naming the spec and the valid forms otherwise.
 std::unique_ptr<Dataset> openDataset(const std::string& spec, const DatasetContext& context = {});
 

@@ -24,7 +24,9 @@ struct EvalArgs {
 void evalCommand(const EvalArgs& args, const GlobalOptions& options) {
   configureThreads(options.threads);
   auto model = loadModel(args.folder, options);
-  const auto dataset = data::openDataset(args.dataset, {args.folder, model->config().nCtx});
+  const auto& config = model->config();
+  const auto dataset = data::openDataset(
+      args.dataset, {args.folder, config.nCtx, config.imageSize, config.classLabels});
   Progress progress;
   analysis::EvalResult r;
   {

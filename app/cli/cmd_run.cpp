@@ -1,13 +1,18 @@
-// `run MODEL_DIR --ids ... | --pixels FILE --hooks PATTERN... --save OUT.safetensors`:
-// one batch through the model, saving the logits and every requested activation by hook name.
+// `run MODEL_DIR --ids ... | --pixels FILE | --image FILE... --hooks PATTERN... --save OUT`:
+// one batch through the model, saving the logits and every requested activation by hook name;
+// classifiers also print their top-5 classes.
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <iomanip>
 #include <iostream>
 
 #include "app/cli/commands.h"
 #include "core/error.h"
 #include "core/threads.h"
+#include "data/image.h"
+#include "data/image_preprocessor.h"
 #include "data/safetensors.h"
 #include "models/cache_run.h"
 
@@ -18,14 +23,36 @@ struct RunArgs {
   std::string folder;
   std::string ids;
   std::string pixels;
+  std::vector<std::string> images;
   std::vector<std::string> hooks;
   std::string save;
 };
 
+// One line per class, best first: "  rank label probability".
+void printTopClasses(const at::Tensor& logits, const models::TransformerConfig& config) {
+  const auto probabilities = logits.to(at::kFloat).softmax(-1).cpu();  // [B, nClasses]
+  const auto k = std::min<int64_t>(5, probabilities.size(-1));
+  const auto [values, indices] = probabilities.topk(k, -1);
+  for (int64_t b = 0; b < probabilities.size(0); ++b) {
+    std::cout << "image " << b << " top " << k << ":\n";
+    for (int64_t i = 0; i < k; ++i) {
+      const auto index = indices[b][i].item<int64_t>();
+      const auto label = index < static_cast<int64_t>(config.classLabels.size())
+                             ? config.classLabels[static_cast<std::size_t>(index)]
+                             : "class " + std::to_string(index);
+      std::cout << "  " << i + 1 << " " << label << " " << std::fixed << std::setprecision(4)
+                << values[b][i].item<float>() << "\n";
+    }
+  }
+}
+
 void runCommand(const RunArgs& args, const GlobalOptions& options) {
   configureThreads(options.threads);
-  if (args.ids.empty() == args.pixels.empty()) {
-    throw ConfigError("give exactly one of --ids (language models) or --pixels (image models)");
+  const int inputKinds =
+      int(!args.ids.empty()) + int(!args.pixels.empty()) + int(!args.images.empty());
+  if (inputKinds != 1) {
+    throw ConfigError(
+        "give exactly one of --ids (language models), --pixels or --image (image models)");
   }
   models::ModelInput input;
   std::vector<std::pair<std::string, at::Tensor>> saved;
@@ -35,7 +62,7 @@ void runCommand(const RunArgs& args, const GlobalOptions& options) {
     input.attentionMask = parsed.mask;
     saved.emplace_back("input_ids", parsed.ids);
     if (parsed.mask.defined()) saved.emplace_back("attention_mask", parsed.mask);
-  } else {
+  } else if (!args.pixels.empty()) {
     const auto file = data::SafetensorsFile::open(args.pixels);
     if (!file.contains("pixel_values")) {
       throw FormatError(args.pixels +
@@ -43,11 +70,34 @@ void runCommand(const RunArgs& args, const GlobalOptions& options) {
     }
     input.pixels = file.tensor("pixel_values").to(at::kFloat);
   }
+  // Images are decoded before the model loads, so a bad file fails fast.
+  std::vector<data::Image> images;
+  for (const auto& path : args.images) images.push_back(data::decodeImage(path));
   auto model = loadModel(args.folder, options);
   const bool imageModel = model->config().input == models::InputKind::Patches;
+  if (!images.empty() && imageModel) {
+    const auto& config = model->config();
+    if (config.nChannels != 3)
+      throw ConfigError(args.folder + " expects " + std::to_string(config.nChannels) +
+                        " channels; --image gives RGB (3 channels)");
+    const auto preprocessor = data::loadImagePreprocessor(args.folder, config.imageSize);
+    std::vector<at::Tensor> rows;
+    for (std::size_t i = 0; i < images.size(); ++i) {
+      auto row = preprocessor.preprocess(images[i]);  // [3, H, W]
+      if (row.size(1) != config.imageSize || row.size(2) != config.imageSize)
+        throw ShapeError(args.images[i] + ": preprocessed to " + std::to_string(row.size(1)) + "x" +
+                         std::to_string(row.size(2)) + " pixels but the model expects " +
+                         std::to_string(config.imageSize) + "x" + std::to_string(config.imageSize) +
+                         "; check size in preprocessor_config.json");
+      rows.push_back(std::move(row));
+    }
+    input.pixels = at::stack(rows);  // [B, 3, H, W]
+    saved.emplace_back("pixel_values", input.pixels);
+  }
   if (imageModel && !input.pixels.defined()) {
     throw ConfigError(args.folder +
-                      " is an image model: give --pixels FILE.safetensors holding pixel_values");
+                      " is an image model: give --image FILE or --pixels FILE.safetensors holding "
+                      "pixel_values");
   }
   if (!imageModel && !input.tokens.defined()) {
     throw ConfigError(args.folder +
@@ -66,6 +116,8 @@ void runCommand(const RunArgs& args, const GlobalOptions& options) {
     std::cout << name << " " << t.sizes() << "\n";
   }
   std::cout << "saved " << saved.size() << " tensors to " << args.save << "\n";
+  if (model->config().head == models::HeadKind::Classifier)
+    printTopClasses(logits, model->config());
 }
 }  // namespace
 
@@ -75,6 +127,8 @@ void addRunCommand(CLI::App& app, const GlobalOptions& options) {
   cmd->add_option("MODEL_DIR", args->folder, "Hugging Face model folder")->required();
   cmd->add_option("--ids", args->ids, "token ids, rows separated by ';' (e.g. \"1,2,3;4,5\")");
   cmd->add_option("--pixels", args->pixels, "safetensors file with pixel_values [B, C, H, W]");
+  cmd->add_option("--image", args->images,
+                  "PNG or JPEG file, repeatable; preprocessed per preprocessor_config.json");
   cmd->add_option("--hooks", args->hooks,
                   "hook name patterns (glob), e.g. 'blocks.*.hook_resid_post'");
   cmd->add_option("--save", args->save, "output .safetensors file")->required();

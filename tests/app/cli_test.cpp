@@ -16,6 +16,15 @@
 #include "data/safetensors.h"
 #include "support/test_support.h"
 
+// PNG writing for the --image tests; static, so it cannot clash with another test binary's copy.
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STB_IMAGE_WRITE_STATIC
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wall"
+#pragma GCC diagnostic ignored "-Wextra"
+#include <stb/stb_image_write.h>
+#pragma GCC diagnostic pop
+
 namespace cs {
 namespace {
 
@@ -365,6 +374,49 @@ TEST(CliErrors, IdsForAnImageModel) {
 TEST(CliErrors, RunWithoutSave) {
   const auto r = runCli({"run", modelDir("gpt2-tiny"), "--ids", "1,2"});
   expectCleanFailure(r, "--save");
+}
+
+// A 40x30 colour gradient; vit-tiny has no preprocessor_config.json, so it is resized to 32x32.
+fs::path writeTestPng(const fs::path& path) {
+  std::vector<std::uint8_t> rgb(40 * 30 * 3);
+  for (std::size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<std::uint8_t>(i * 7 % 256);
+  EXPECT_NE(stbi_write_png(path.string().c_str(), 40, 30, 3, rgb.data(), 40 * 3), 0);
+  return path;
+}
+
+TEST(CliRun, VitTakesImagesAndPrintsTopClasses) {
+  test::TempDir dir;
+  const auto png = writeTestPng(dir / "x.png");
+  const auto out = dir / "out.safetensors";
+  const auto r = runCli({"run", modelDir("vit-tiny"), "--image", png.string(), "--image",
+                         png.string(), "--save", out.string()});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const auto file = data::SafetensorsFile::open(out);
+  EXPECT_EQ(shapeOf(file, "pixel_values"), (std::vector<int64_t>{2, 3, 32, 32}));
+  EXPECT_EQ(shapeOf(file, "logits"), (std::vector<int64_t>{2, 10}));
+  int classLines = 0;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("LABEL_") != std::string::npos) ++classLines;
+  }
+  EXPECT_EQ(classLines, 10) << r.out;  // five per image
+}
+
+TEST(CliErrors, CorruptImage) {
+  test::TempDir dir;
+  const auto bad = dir / "bad.png";
+  std::ofstream(bad) << "not an image at all";
+  const auto r = runCli({"run", modelDir("vit-tiny"), "--image", bad.string(), "--save",
+                         (dir / "out.safetensors").string()});
+  expectCleanFailure(r, "bad.png");
+}
+
+TEST(CliErrors, ImageTogetherWithPixels) {
+  test::TempDir dir;
+  const auto png = writeTestPng(dir / "x.png");
+  const auto r = runCli({"run", modelDir("vit-tiny"), "--image", png.string(), "--pixels",
+                         png.string(), "--save", (dir / "out.safetensors").string()});
+  expectCleanFailure(r, "--image");
 }
 
 }  // namespace

@@ -28,6 +28,13 @@ fs::path gpt2TokenizerFolder(const test::TempDir& dir) {
   return folder;
 }
 
+DatasetContext textContext(const fs::path& folder, std::int64_t window = 0) {
+  DatasetContext context;
+  context.modelFolder = folder;
+  context.contextLength = window;
+  return context;
+}
+
 void writeText(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
@@ -42,7 +49,7 @@ TEST(PromptDataset, JsonLinesTokenizedAndScoredAtTheLastPromptToken) {
             "\"target\": \" Mary\", \"foil\": \" John\"}\n\n"
             "{\"prompt\": \"The capital of France is\", \"target\": \" Paris is lovely\", "
             "\"foil\": \" London\"}\n");
-  const auto dataset = openDataset(file.string(), {folder, 0});
+  const auto dataset = openDataset(file.string(), textContext(folder));
   ASSERT_EQ(dataset->size(), 2);
   const auto b = dataset->batch(0, 2);
   const auto tokenizer = loadTokenizer(folder);
@@ -89,7 +96,7 @@ TEST(PromptDataset, IndirectObjectPromptsAreDeterministicAndWellFormed) {
     EXPECT_NE(a[i].prompt.find(giver, firstAt + 1), std::string::npos) << a[i].prompt;
   }
   test::TempDir dir;
-  const auto dataset = openDataset("ioi:rows=12,seed=3", {gpt2TokenizerFolder(dir), 0});
+  const auto dataset = openDataset("ioi:rows=12,seed=3", textContext(gpt2TokenizerFolder(dir)));
   EXPECT_EQ(dataset->size(), 12);
   EXPECT_TRUE(dataset->batch(0, 12).foils.defined());
 }
@@ -102,7 +109,7 @@ TEST(TextCorpus, WindowsCoverEveryTokenOnce) {
   writeText(file, text);
   const auto tokenizer = loadTokenizer(folder);
   const auto ids = tokenizer->encode(text);
-  const auto dataset = openDataset(file.string(), {folder, 5});
+  const auto dataset = openDataset(file.string(), textContext(folder, 5));
   const auto rows = (static_cast<int64_t>(ids.size()) + 4) / 5;
   ASSERT_EQ(dataset->size(), rows);
   const auto b = dataset->batch(0, rows);
