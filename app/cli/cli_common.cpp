@@ -77,6 +77,10 @@ ParsedIds parseIds(const std::string& text) {
     rows.push_back(std::move(ids));
   }
   if (rows.empty()) throw ConfigError("--ids: no rows; write e.g. \"1,2,3;4,5,6\"");
+  return padRows(rows);
+}
+
+ParsedIds padRows(const std::vector<std::vector<int64_t>>& rows) {
   std::size_t width = 0;
   bool ragged = false;
   for (const auto& r : rows) {
@@ -88,10 +92,10 @@ ParsedIds parseIds(const std::string& text) {
       torch::zeros({static_cast<int64_t>(rows.size()), static_cast<int64_t>(width)}, torch::kLong);
   if (ragged) parsed.mask = torch::zeros_like(parsed.ids);
   for (std::size_t b = 0; b < rows.size(); ++b) {
-    for (std::size_t t = 0; t < rows[b].size(); ++t) {
-      parsed.ids[b][t] = rows[b][t];
-      if (ragged) parsed.mask[b][t] = 1;
-    }
+    const auto n = static_cast<int64_t>(rows[b].size());
+    if (n == 0) continue;
+    parsed.ids[b].narrow(0, 0, n).copy_(torch::tensor(rows[b], torch::kLong));
+    if (ragged) parsed.mask[b].narrow(0, 0, n).fill_(1);
   }
   return parsed;
 }

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/progress.h"
 #include "models/transformer.h"
@@ -48,6 +49,9 @@ struct ParsedIds {
   at::Tensor mask;  // [B, T] int64, undefined when all rows have the same length
 };
 ParsedIds parseIds(const std::string& text);
+
+/// Rows of ids as one batch: right-padded with id 0 and masked when lengths differ.
+ParsedIds padRows(const std::vector<std::vector<int64_t>>& rows);
 
 at::ScalarType parseDtype(const std::string& name);
 

@@ -1,6 +1,7 @@
-// `run MODEL_DIR --ids ... | --pixels FILE | --image FILE... --hooks PATTERN... --save OUT`:
-// one batch through the model, saving the logits and every requested activation by hook name;
-// classifiers also print their top-5 classes.
+// `run MODEL_DIR --ids ... | --prompt TEXT... | --pixels FILE | --image FILE... --hooks PATTERN...
+// --save OUT`: one batch through the model, saving the logits and every requested activation by
+// hook name; classifiers print their top-5 classes, language models their top-5 next tokens per
+// row.
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +15,7 @@
 #include "data/image.h"
 #include "data/image_preprocessor.h"
 #include "data/safetensors.h"
+#include "data/tokenizer.h"
 #include "models/cache_run.h"
 
 namespace cs::cli {
@@ -24,6 +26,7 @@ struct RunArgs {
   std::string ids;
   std::string pixels;
   std::vector<std::string> images;
+  std::vector<std::string> prompts;
   std::vector<std::string> hooks;
   std::string save;
 };
@@ -46,13 +49,38 @@ void printTopClasses(const at::Tensor& logits, const models::TransformerConfig& 
   }
 }
 
+// For each row, the top-5 next tokens after its last real token, shown through the tokenizer
+// when the folder has one.
+void printTopTokens(const at::Tensor& logits, const models::ModelInput& input,
+                    const data::Tokenizer* tokenizer) {
+  const auto T = logits.size(1);
+  const auto last = input.attentionMask.defined()
+                        ? (input.attentionMask.sum(1) - 1).clamp_min(0).to(at::kLong).cpu()
+                        : at::full({logits.size(0)}, T - 1, at::kLong);
+  for (int64_t b = 0; b < logits.size(0); ++b) {
+    const auto position = last[b].item<int64_t>();
+    const auto probabilities = logits[b][position].to(at::kFloat).softmax(-1).cpu();
+    const auto [values, indices] = probabilities.topk(std::min<int64_t>(5, probabilities.numel()));
+    std::cout << "row " << b << " next token after position " << position << ":\n";
+    for (int64_t i = 0; i < values.numel(); ++i) {
+      const auto id = indices[i].item<int64_t>();
+      std::cout << "  " << i + 1 << " " << id;
+      if (tokenizer != nullptr && id < tokenizer->vocabSize()) {
+        std::cout << " '" << tokenizer->displayToken(id) << "'";
+      }
+      std::cout << " " << std::fixed << std::setprecision(4) << values[i].item<float>() << "\n";
+    }
+  }
+}
+
 void runCommand(const RunArgs& args, const GlobalOptions& options) {
   configureThreads(options.threads);
-  const int inputKinds =
-      int(!args.ids.empty()) + int(!args.pixels.empty()) + int(!args.images.empty());
+  const int inputKinds = int(!args.ids.empty()) + int(!args.prompts.empty()) +
+                         int(!args.pixels.empty()) + int(!args.images.empty());
   if (inputKinds != 1) {
     throw ConfigError(
-        "give exactly one of --ids (language models), --pixels or --image (image models)");
+        "give exactly one of --ids or --prompt (language models), --pixels or --image (image "
+        "models)");
   }
   models::ModelInput input;
   std::vector<std::pair<std::string, at::Tensor>> saved;
@@ -73,6 +101,27 @@ void runCommand(const RunArgs& args, const GlobalOptions& options) {
   // Images are decoded before the model loads, so a bad file fails fast.
   std::vector<data::Image> images;
   for (const auto& path : args.images) images.push_back(data::decodeImage(path));
+  // The tokenizer is required for --prompt and optional (for display) with --ids.
+  std::unique_ptr<data::Tokenizer> tokenizer;
+  if (!args.prompts.empty()) {
+    tokenizer = data::loadTokenizer(args.folder);
+    std::vector<std::vector<int64_t>> rows;
+    for (const auto& prompt : args.prompts) {
+      rows.push_back(tokenizer->encode(prompt));
+      if (rows.back().empty()) throw ConfigError("--prompt \"" + prompt + "\" gives no tokens");
+    }
+    const auto parsed = padRows(rows);
+    input.tokens = parsed.ids;
+    input.attentionMask = parsed.mask;
+    saved.emplace_back("input_ids", parsed.ids);
+    if (parsed.mask.defined()) saved.emplace_back("attention_mask", parsed.mask);
+  } else if (!args.ids.empty()) {
+    try {
+      tokenizer = data::loadTokenizer(args.folder);
+    } catch (const Error&) {
+      // Ids work without a tokenizer; the top tokens are then shown as ids only.
+    }
+  }
   auto model = loadModel(args.folder, options);
   const bool imageModel = model->config().input == models::InputKind::Patches;
   if (!images.empty() && imageModel) {
@@ -116,8 +165,11 @@ void runCommand(const RunArgs& args, const GlobalOptions& options) {
     std::cout << name << " " << t.sizes() << "\n";
   }
   std::cout << "saved " << saved.size() << " tensors to " << args.save << "\n";
-  if (model->config().head == models::HeadKind::Classifier)
+  if (model->config().head == models::HeadKind::Classifier) {
     printTopClasses(logits, model->config());
+  } else {
+    printTopTokens(logits, input, tokenizer.get());
+  }
 }
 }  // namespace
 
@@ -126,6 +178,8 @@ void addRunCommand(CLI::App& app, const GlobalOptions& options) {
   auto args = std::make_shared<RunArgs>();
   cmd->add_option("MODEL_DIR", args->folder, "Hugging Face model folder")->required();
   cmd->add_option("--ids", args->ids, "token ids, rows separated by ';' (e.g. \"1,2,3;4,5\")");
+  cmd->add_option("--prompt", args->prompts,
+                  "text, repeatable; tokenized with the model folder's tokenizer");
   cmd->add_option("--pixels", args->pixels, "safetensors file with pixel_values [B, C, H, W]");
   cmd->add_option("--image", args->images,
                   "PNG or JPEG file, repeatable; preprocessed per preprocessor_config.json");

@@ -314,6 +314,30 @@ TEST(CliErrors, UnknownDatasetSpec) {
   expectCleanFailure(r, "not known");
 }
 
+TEST(CliRun, PromptsAreTokenizedAndTopTokensPrinted) {
+  test::TempDir dir;
+  const auto model = dir / "model";
+  ASSERT_EQ(runCli({"make-random", "--family", "gpt2", "--layers", "1", "--d-model", "16",
+                    "--heads", "2", "--vocab", "50257", "--n-ctx", "32", model.string()})
+                .exitCode,
+            0);
+  copyGpt2Tokenizer(model);
+  const auto out = dir / "out.safetensors";
+  const auto r = runCli({"run", model.string(), "--prompt", "Hello world", "--prompt",
+                         "The cat sat on the", "--save", out.string()});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("row 0 next token after position 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("row 1 next token after position 4"), std::string::npos) << r.out;
+  const auto file = data::SafetensorsFile::open(out);
+  EXPECT_EQ(shapeOf(file, "input_ids"), (std::vector<int64_t>{2, 5}));
+  EXPECT_TRUE(file.contains("attention_mask"));
+  // Without a tokenizer a prompt cannot be used.
+  fs::remove(model / "vocab.json");
+  fs::remove(model / "merges.txt");
+  expectCleanFailure(runCli({"run", model.string(), "--prompt", "Hello", "--save", out.string()}),
+                     "tokenizer");
+}
+
 TEST(CliErrors, MissingModelFolder) {
   test::TempDir dir;
   const auto missing = (dir / "no-such-model").string();
