@@ -35,17 +35,6 @@ void writeText(const fs::path& path, const std::string& text) {
   ASSERT_TRUE(out.good()) << "cannot write " << path;
 }
 
-template <typename E, typename F>
-std::string messageOf(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an exception";
-  return {};
-}
-
 TEST(BpeTokenizer, Gpt2ReferenceCasesMatchExactly) {
   const auto cases = readJsonFile(fixture("gpt2_bpe_cases.json").string(), 1 << 24)["cases"];
   ASSERT_GT(cases.size(), 10u);
@@ -66,28 +55,30 @@ TEST(BpeTokenizer, DisplayTokensShowTheLeadingSpace) {
 }
 
 TEST(BpeTokenizer, InvalidUtf8IsAFormatErrorNamingTheByte) {
-  EXPECT_THAT(messageOf<FormatError>([] { gpt2().encode("abc\xff"); }),
+  EXPECT_THAT(test::messageOf<FormatError>([] { gpt2().encode("abc\xff"); }),
               HasSubstr("text is not valid UTF-8 at byte 3"));
-  EXPECT_THAT(messageOf<FormatError>([] { gpt2().encode("\xE2\x82"); }), HasSubstr("at byte 0"));
-  EXPECT_THAT(messageOf<FormatError>([] { gpt2().encode("ok \xC0\xAF"); }),  // overlong '/'
+  EXPECT_THAT(test::messageOf<FormatError>([] { gpt2().encode("\xE2\x82"); }),
+              HasSubstr("at byte 0"));
+  EXPECT_THAT(test::messageOf<FormatError>([] { gpt2().encode("ok \xC0\xAF"); }),  // overlong '/'
               HasSubstr("at byte 3"));
-  EXPECT_THAT(messageOf<FormatError>([] { gpt2().encode("\xED\xA0\x80"); }),  // surrogate
+  EXPECT_THAT(test::messageOf<FormatError>([] { gpt2().encode("\xED\xA0\x80"); }),  // surrogate
               HasSubstr("at byte 0"));
 }
 
 TEST(BpeTokenizer, DecodeOfAnUnknownIdNamesIt) {
-  EXPECT_THAT(messageOf<ConfigError>([] {
+  EXPECT_THAT(test::messageOf<ConfigError>([] {
                 gpt2().decode({15496, 50257});
               }),
               HasSubstr("token id 50257"));
-  EXPECT_THAT(messageOf<ConfigError>([] { gpt2().displayToken(-1); }), HasSubstr("token id -1"));
+  EXPECT_THAT(test::messageOf<ConfigError>([] { gpt2().displayToken(-1); }),
+              HasSubstr("token id -1"));
 }
 
 TEST(BpeTokenizer, MergeOfAnUnknownTokenNamesFileAndLine) {
   test::TempDir dir;
   writeText(dir / "vocab.json", R"({"a": 0, "b": 1, "ab": 2})");
   writeText(dir / "merges.txt", "#version: 0.2\na b\nab c\n");
-  const auto message = messageOf<FormatError>(
+  const auto message = test::messageOf<FormatError>(
       [&] { BpeTokenizer::fromVocabAndMerges(dir / "vocab.json", dir / "merges.txt"); });
   EXPECT_THAT(message, HasSubstr("merges.txt line 3"));
   EXPECT_THAT(message, HasSubstr("'c'"));
@@ -97,12 +88,12 @@ TEST(BpeTokenizer, VocabularyIdsOutOfRangeAreRejected) {
   test::TempDir dir;
   writeText(dir / "merges.txt", "a b\n");
   writeText(dir / "vocab.json", R"({"a": 0, "b": 7})");
-  EXPECT_THAT(messageOf<FormatError>([&] {
+  EXPECT_THAT(test::messageOf<FormatError>([&] {
                 BpeTokenizer::fromVocabAndMerges(dir / "vocab.json", dir / "merges.txt");
               }),
               HasSubstr("vocab.json"));
   writeText(dir / "vocab.json", R"({"a": 0, "b": 0})");
-  EXPECT_THAT(messageOf<FormatError>([&] {
+  EXPECT_THAT(test::messageOf<FormatError>([&] {
                 BpeTokenizer::fromVocabAndMerges(dir / "vocab.json", dir / "merges.txt");
               }),
               HasSubstr("id 0"));
@@ -175,9 +166,9 @@ TEST(BpeTokenizer, TokenizerJsonMergeOfAnUnknownTokenIsAFormatError) {
   auto doc = tinyTokenizerJson(true);
   doc["model"]["merges"].push_back("x y");
   writeText(dir / "tokenizer.json", doc.dump());
-  EXPECT_THAT(
-      messageOf<FormatError>([&] { BpeTokenizer::fromTokenizerJson(dir / "tokenizer.json"); }),
-      HasSubstr("merge 5"));
+  EXPECT_THAT(test::messageOf<FormatError>(
+                  [&] { BpeTokenizer::fromTokenizerJson(dir / "tokenizer.json"); }),
+              HasSubstr("merge 5"));
 }
 
 TEST(BpeTokenizer, TokenizerJsonOfAnotherKindIsAConfigError) {
@@ -185,9 +176,9 @@ TEST(BpeTokenizer, TokenizerJsonOfAnotherKindIsAConfigError) {
   auto doc = tinyTokenizerJson(true);
   doc["model"]["type"] = "WordPiece";
   writeText(dir / "tokenizer.json", doc.dump());
-  EXPECT_THAT(
-      messageOf<ConfigError>([&] { BpeTokenizer::fromTokenizerJson(dir / "tokenizer.json"); }),
-      HasSubstr("WordPiece"));
+  EXPECT_THAT(test::messageOf<ConfigError>(
+                  [&] { BpeTokenizer::fromTokenizerJson(dir / "tokenizer.json"); }),
+              HasSubstr("WordPiece"));
 }
 
 TEST(LoadTokenizer, PrefersTokenizerJsonThenVocabAndMergesThenSentencePiece) {
@@ -201,14 +192,14 @@ TEST(LoadTokenizer, PrefersTokenizerJsonThenVocabAndMergesThenSentencePiece) {
   EXPECT_EQ(loadTokenizer(dir.path())->vocabSize(), 50257);
   fs::remove(dir / "merges.txt");  // vocab.json alone is not a tokenizer
   // tokenizer.model is recognised, and refused: SentencePiece is not supported yet.
-  const auto message = messageOf<ConfigError>([&] { loadTokenizer(dir.path()); });
+  const auto message = test::messageOf<ConfigError>([&] { loadTokenizer(dir.path()); });
   EXPECT_THAT(message, HasSubstr("SentencePiece"));
   EXPECT_THAT(message, HasSubstr("--ids"));
 }
 
 TEST(LoadTokenizer, NoTokenizerSaysIdsStillWork) {
   test::TempDir dir;
-  const auto message = messageOf<IoError>([&] { loadTokenizer(dir.path()); });
+  const auto message = test::messageOf<IoError>([&] { loadTokenizer(dir.path()); });
   EXPECT_THAT(message, HasSubstr("no tokenizer found"));
   EXPECT_THAT(message, HasSubstr("--ids"));
 }

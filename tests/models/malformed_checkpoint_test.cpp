@@ -41,31 +41,14 @@ std::string safetensorsBytes(const std::string& header, const std::string& data)
   return littleEndian64(header.size()) + header + data;
 }
 
-/// Runs `f` and returns the message of the E it throws. Any other outcome fails the test, and
-/// names what was thrown instead, so a wrong kind is visible at once.
-template <typename E, typename F>
-std::string messageOf(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected " << typeid(E).name() << ", got " << typeid(e).name() << ": "
-                  << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected " << typeid(E).name() << ", nothing was thrown";
-  return {};
-}
-
 template <typename E>
 std::string openError(const fs::path& path) {
-  return messageOf<E>([&] { (void)data::SafetensorsFile::open(path); });
+  return test::messageOf<E>([&] { (void)data::SafetensorsFile::open(path); });
 }
 
 template <typename E>
 std::string loadError(const fs::path& folder) {
-  return messageOf<E>([&] { (void)loadHfModel(folder); });
+  return test::messageOf<E>([&] { (void)loadHfModel(folder); });
 }
 
 /// Every tensor of gpt2-tiny, in file order (the tensors outlive the file object).
@@ -585,7 +568,7 @@ TEST(MalformedConfigDepth, DeeplyNestedConfigValueIsRefusedNotACrash) {
   writeBytes(folder / "config.json", R"({"model_type": "gpt2", "n_layer": )" +
                                          std::string(depth, '[') + std::string(depth, ']') + "}");
   // ConfigError (naming n_layer) or FormatError (nested too deeply) are both fair answers.
-  const auto msg = messageOf<Error>([&] { (void)loadHfModel(folder); });
+  const auto msg = test::messageOf<Error>([&] { (void)loadHfModel(folder); });
   EXPECT_THAT(msg, HasSubstr("config.json"));
   EXPECT_LT(msg.size(), 4096u) << "the message should not quote the whole value";
 }
