@@ -73,23 +73,26 @@ class Values {
   std::map<std::string, std::int64_t> m_values;
 };
 
+// The model folder a text or image dataset needs; ConfigError saying what for when absent.
+const std::filesystem::path& requireModelFolder(const DatasetContext& context,
+                                                const std::string& text, const char* what) {
+  if (context.modelFolder.empty()) {
+    throw ConfigError("dataset " + text + " needs the model folder's " + what);
+  }
+  return context.modelFolder;
+}
+
 }  // namespace
 
 std::unique_ptr<Dataset> openDataset(const std::string& text, const DatasetContext& context) {
   if (std::filesystem::is_directory(text)) {
-    if (context.modelFolder.empty()) {
-      throw ConfigError("dataset " + text +
-                        " is an image folder: it needs the model folder's preprocessing");
-    }
+    const auto& folder = requireModelFolder(context, text, "image preprocessing");
     return std::make_unique<ImageFolderDataset>(
-        text, loadImagePreprocessor(context.modelFolder, context.imageSize), context.classLabels);
+        text, loadImagePreprocessor(folder, context.imageSize), context.classLabels);
   }
   const auto extension = std::filesystem::path(text).extension();
   if (extension == ".jsonl" || extension == ".txt") {
-    if (context.modelFolder.empty()) {
-      throw ConfigError("dataset " + text + " is text: it needs the model folder's tokenizer");
-    }
-    const auto tokenizer = loadTokenizer(context.modelFolder);
+    const auto tokenizer = loadTokenizer(requireModelFolder(context, text, "tokenizer"));
     if (extension == ".txt") return openTextCorpus(text, *tokenizer, context.contextLength);
     return std::make_unique<PromptDataset>(readPromptLines(text), *tokenizer,
                                            std::filesystem::path(text).filename().string());
@@ -97,12 +100,10 @@ std::unique_ptr<Dataset> openDataset(const std::string& text, const DatasetConte
   const auto spec = parseSpec(text);
   if (spec.name == "ioi") {
     const Values v(spec, text, {{"rows", 100}, {"seed", 0}});
-    if (context.modelFolder.empty()) {
-      throw ConfigError("dataset " + text + " is text: it needs the model folder's tokenizer");
-    }
+    const auto tokenizer = loadTokenizer(requireModelFolder(context, text, "tokenizer"));
     return std::make_unique<PromptDataset>(
-        indirectObjectPrompts(v["rows"], static_cast<std::uint64_t>(v["seed"])),
-        *loadTokenizer(context.modelFolder), "indirect-object prompts");
+        indirectObjectPrompts(v["rows"], static_cast<std::uint64_t>(v["seed"])), *tokenizer,
+        "indirect-object prompts");
   }
   if (spec.name == "induction") {
     const Values v(spec, text,

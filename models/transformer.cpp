@@ -190,7 +190,9 @@ at::Tensor Transformer::embed(const ModelInput& input, Context& ctx) {
       if (at::isFloatingType(ids.scalar_type())) throw ShapeError("token ids must be integers");
       const auto ids64 = ids.to(dev, at::kLong);
       if (ids64.numel() > 0) {
-        const auto lo = ids64.min().item<int64_t>(), hi = ids64.max().item<int64_t>();
+        // One reduction (and one device sync) for both bounds.
+        const auto [minimum, maximum] = at::aminmax(ids64);
+        const auto lo = minimum.item<int64_t>(), hi = maximum.item<int64_t>();
         if (lo < 0 || hi >= c.dVocab) {
           throw ShapeError("token id " + std::to_string(lo < 0 ? lo : hi) +
                            " is outside the vocabulary [0, " + std::to_string(c.dVocab) + ")");
