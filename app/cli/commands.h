@@ -10,5 +10,7 @@ void addRunCommand(CLI::App& app, const GlobalOptions& options);
 void addMakeRandomCommand(CLI::App& app, const GlobalOptions& options);
 void addEvalCommand(CLI::App& app, const GlobalOptions& options);
 void addTokenizeCommand(CLI::App& app, const GlobalOptions& options);
+void addRecordCommand(CLI::App& app, const GlobalOptions& options);
+void addInspectCommand(CLI::App& app, const GlobalOptions& options);
 
 }  // namespace cs::cli

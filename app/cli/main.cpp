@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   cs::cli::addMakeRandomCommand(app, options);
   cs::cli::addEvalCommand(app, options);
   cs::cli::addTokenizeCommand(app, options);
+  cs::cli::addRecordCommand(app, options);
+  cs::cli::addInspectCommand(app, options);
 
   try {
     app.parse(argc, argv);
@@ -35,6 +37,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::cerr << "circuitscope-cli: error: " << e.what() << " (run with --help)\n";
     return 1;
+  } catch (const cs::Cancelled&) {
+    return 130;  // the command has said what was kept
   } catch (const cs::Error& e) {
     std::cerr << "circuitscope-cli: error: " << e.what() << "\n";
     return 1;

@@ -1,6 +1,8 @@
 // Locating and opening the safetensors files of a checkpoint folder.
 #include "models/loaders/checkpoint_files.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -109,6 +111,14 @@ at::Tensor CheckpointFiles::tensor(const std::string& name) const {
 std::string CheckpointFiles::fileOf(const std::string& name) const {
   const auto it = m_where.find(name);
   return it == m_where.end() ? std::string() : m_files[it->second].path().filename().string();
+}
+
+std::vector<std::filesystem::path> CheckpointFiles::paths() const {
+  std::vector<std::filesystem::path> out;
+  for (const auto& file : m_files) out.push_back(file.path());
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.filename() < b.filename(); });
+  return out;
 }
 
 }  // namespace cs::models

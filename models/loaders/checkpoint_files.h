@@ -27,6 +27,8 @@ class CheckpointFiles {
   /// The file that holds the tensor (for messages).
   std::string fileOf(const std::string& name) const;
   std::size_t fileCount() const { return m_files.size(); }
+  /// The checkpoint's files sorted by file name.
+  std::vector<std::filesystem::path> paths() const;
 
  private:
   std::vector<data::SafetensorsFile> m_files;

@@ -2,7 +2,6 @@
 // reports, what `run` saves, and that every user mistake ends as one "error:" line on stderr
 // with a non-zero exit, never a crash or a stack trace. Each call uses one thread to stay light.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "data/safetensors.h"
+#include "support/cli_runner.h"
 #include "support/test_support.h"
 
 // PNG writing for the --image tests; static, so it cannot clash with another test binary's copy.
@@ -31,26 +31,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct CliResult {
-  int exitCode = -1;  // 128 + signal when the process was killed
-  std::string out;
-  std::string err;
-};
-
-// Single quotes survive everything /bin/sh would otherwise expand (globs in --hooks, ';' in
-// --ids); an embedded quote is closed, escaped and reopened.
-std::string shellQuote(const std::string& arg) {
-  std::string quoted = "'";
-  for (char c : arg) {
-    if (c == '\'') {
-      quoted += "'\\''";
-    } else {
-      quoted += c;
-    }
-  }
-  return quoted + "'";
-}
-
 std::string readFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;
@@ -58,38 +38,8 @@ std::string readFile(const fs::path& path) {
   return s.str();
 }
 
-// Runs the CLI with `--threads 1` (a global option, so before the subcommand) and `args`;
-// stdout through the pipe, stderr through a file so the two stay apart.
-CliResult runCli(const std::vector<std::string>& args) {
-  test::TempDir scratch;
-  const auto errPath = scratch / "stderr.txt";
-  std::string command = shellQuote(test::kCliPath) + " --threads 1";
-  // Appended piece by piece: GCC 12 warns (falsely) about `" " + std::string&&`.
-  for (const auto& a : args) {
-    command += ' ';
-    command += shellQuote(a);
-  }
-  command += " 2>";
-  command += shellQuote(errPath.string());
-
-  CliResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    ADD_FAILURE() << "popen failed for: " << command;
-    return result;
-  }
-  char buffer[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
-  const int status = pclose(pipe);
-  if (WIFEXITED(status)) {
-    result.exitCode = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    result.exitCode = 128 + WTERMSIG(status);
-  }
-  result.err = readFile(errPath);
-  return result;
-}
+using test::CliResult;
+using test::runCli;
 
 std::string modelDir(const std::string& name) { return test::dataPath("hf/" + name).string(); }
 

@@ -1,0 +1,15 @@
+// Named fault points for crash-safety tests. A run started with
+// CIRCUITSCOPE_FAULT=<point>:<n> kills its own process with SIGKILL the n-th time it passes
+// <point>, exactly as a power cut or `kill -9` would; <point>:<n>:stop sends SIGSTOP instead,
+// so a test can look at a file mid-run and then let the process continue. Unset (always,
+// outside tests) a fault point costs one comparison.
+#pragma once
+
+#include <string_view>
+
+namespace cs {
+
+/// Passes the named point; see the header comment for when this does not return.
+void faultPoint(std::string_view name);
+
+}  // namespace cs

@@ -1,0 +1,48 @@
+// OpenSSL's EVP digest: it uses the CPU's SHA extensions where present (about 2 GB/s), which
+// matters for multi-gigabyte checkpoints.
+#include "core/sha256.h"
+
+#include <openssl/evp.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "core/error.h"
+
+namespace cs {
+
+std::string sha256OfFiles(const std::vector<std::filesystem::path>& files, Progress& progress) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!context || EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1)
+    throw Error("SHA-256 is not available from OpenSSL");
+  std::uintmax_t total = 0, done = 0;
+  for (const auto& file : files) {
+    std::error_code error;
+    total += std::filesystem::file_size(file, error);
+  }
+  std::vector<unsigned char> buffer(std::size_t{4} << 20);
+  for (const auto& file : files) {
+    std::unique_ptr<FILE, decltype(&std::fclose)> in(std::fopen(file.c_str(), "rb"), std::fclose);
+    if (!in) throw IoError("cannot read " + file.string() + " to compute its digest");
+    std::size_t n = 0;
+    while ((n = std::fread(buffer.data(), 1, buffer.size(), in.get())) > 0) {
+      EVP_DigestUpdate(context.get(), buffer.data(), n);
+      done += n;
+      if (total > 0) progress.setFraction(static_cast<double>(done) / static_cast<double>(total));
+      progress.check();
+    }
+    if (std::ferror(in.get())) throw IoError("error reading " + file.string() + " to compute its digest");
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned length = 0;
+  EVP_DigestFinal_ex(context.get(), digest, &length);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned i = 0; i < length; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 15];
+  }
+  return hex;
+}
+
+}  // namespace cs

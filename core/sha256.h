@@ -1,0 +1,16 @@
+// SHA-256 digests of files, for recording exactly which weights produced a result.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/progress.h"
+
+namespace cs {
+
+/// Lower-case hex SHA-256 of the files' bytes concatenated in the given order. IoError naming a
+/// file that cannot be read; Cancelled through `progress`.
+std::string sha256OfFiles(const std::vector<std::filesystem::path>& files, Progress& progress);
+
+}  // namespace cs

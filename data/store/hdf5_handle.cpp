@@ -1,0 +1,164 @@
+// HDF5 helpers: identifiers close themselves, failures become IoError with HDF5's own reason.
+#include "data/store/hdf5_handle.h"
+
+#include <mutex>
+
+#include "core/error.h"
+
+namespace cs::data::h5 {
+
+Handle& Handle::operator=(Handle&& other) noexcept {
+  if (this != &other) {
+    reset();
+    m_id = other.release();
+  }
+  return *this;
+}
+
+hid_t Handle::release() {
+  const hid_t id = m_id;
+  m_id = H5I_INVALID_HID;
+  return id;
+}
+
+void Handle::reset() {
+  if (m_id >= 0) H5Idec_ref(m_id);
+  m_id = H5I_INVALID_HID;
+}
+
+void silenceErrorPrinting() {
+  static std::once_flag once;
+  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+}
+
+std::string lastErrorDescription() {
+  // The stack lists the outermost call first; the last entry is the root cause, but the
+  // outermost one usually says it in the user's terms ("unable to open file"). Keep both.
+  struct Collected {
+    std::string first, last;
+    int count = 0;
+  } collected;
+  auto walk = [](unsigned, const H5E_error2_t* entry, void* data) -> herr_t {
+    auto* c = static_cast<Collected*>(data);
+    const std::string text = entry->desc ? entry->desc : "";
+    if (c->count++ == 0) c->first = text;
+    c->last = text;
+    return 0;
+  };
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk, &collected);
+  if (collected.count == 0) return "";
+  if (collected.first == collected.last) return collected.first;
+  return collected.first + " (" + collected.last + ")";
+}
+
+Handle checked(hid_t id, const std::string& what) {
+  if (id < 0) {
+    const auto reason = lastErrorDescription();
+    throw IoError(what + (reason.empty() ? "" : ": " + reason));
+  }
+  return Handle(id);
+}
+
+void check(herr_t status, const std::string& what) {
+  if (status < 0) {
+    const auto reason = lastErrorDescription();
+    throw IoError(what + (reason.empty() ? "" : ": " + reason));
+  }
+}
+
+Handle float16Type() {
+  auto type = checked(H5Tcopy(H5T_IEEE_F32LE), "creating the float16 type");
+  // Order matters: the fields must fit the precision before the size shrinks.
+  check(H5Tset_fields(type.get(), 15, 10, 5, 0, 10), "float16 fields");
+  check(H5Tset_precision(type.get(), 16), "float16 precision");
+  check(H5Tset_size(type.get(), 2), "float16 size");
+  check(H5Tset_ebias(type.get(), 15), "float16 exponent bias");
+  return type;
+}
+
+bool hasAttribute(hid_t object, const std::string& name) {
+  return H5Aexists(object, name.c_str()) > 0;
+}
+
+void writeStringAttribute(hid_t object, const std::string& name, const std::string& value) {
+  // Variable-length UTF-8: h5py returns these as str, not bytes.
+  auto type = checked(H5Tcopy(H5T_C_S1), "string type");
+  check(H5Tset_size(type.get(), H5T_VARIABLE), "string size");
+  check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "string character set");
+  auto space = checked(H5Screate(H5S_SCALAR), "scalar space");
+  if (hasAttribute(object, name)) check(H5Adelete(object, name.c_str()), "replacing " + name);
+  auto attribute = checked(
+      H5Acreate2(object, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+      "creating attribute " + name);
+  const char* text = value.c_str();
+  check(H5Awrite(attribute.get(), type.get(), &text), "writing attribute " + name);
+}
+
+void writeIntAttribute(hid_t object, const std::string& name, std::int64_t value) {
+  // An existing attribute is overwritten in place: that is allowed in SWMR mode, creating one
+  // is not.
+  Handle attribute;
+  if (hasAttribute(object, name)) {
+    attribute = checked(H5Aopen(object, name.c_str(), H5P_DEFAULT), "opening attribute " + name);
+  } else {
+    auto space = checked(H5Screate(H5S_SCALAR), "scalar space");
+    attribute = checked(H5Acreate2(object, name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT,
+                                   H5P_DEFAULT),
+                        "creating attribute " + name);
+  }
+  check(H5Awrite(attribute.get(), H5T_NATIVE_INT64, &value), "writing attribute " + name);
+}
+
+namespace {
+
+Handle openAttribute(hid_t object, const std::string& name, const std::string& where) {
+  if (!hasAttribute(object, name)) throw FormatError(where + " has no attribute '" + name + "'");
+  return checked(H5Aopen(object, name.c_str(), H5P_DEFAULT), where + ": attribute " + name);
+}
+
+}  // namespace
+
+std::string readStringAttribute(hid_t object, const std::string& name, const std::string& where) {
+  auto attribute = openAttribute(object, name, where);
+  auto type = checked(H5Aget_type(attribute.get()), where + ": attribute " + name);
+  if (H5Tget_class(type.get()) != H5T_STRING)
+    throw FormatError(where + ": attribute '" + name + "' is not a string");
+  auto space = checked(H5Aget_space(attribute.get()), where + ": attribute " + name);
+  if (H5Sget_simple_extent_npoints(space.get()) != 1)
+    throw FormatError(where + ": attribute '" + name + "' is not a single string");
+  if (H5Tis_variable_str(type.get()) > 0) {
+    // Ours, or h5py's: a variable-length string, read in the character set it was written in.
+    char* text = nullptr;
+    check(H5Aread(attribute.get(), type.get(), &text), where + ": reading " + name);
+    std::string value = text ? text : "";
+    H5free_memory(text);
+    return value;
+  }
+  const std::size_t size = H5Tget_size(type.get());
+  std::string value(size, '\0');
+  check(H5Aread(attribute.get(), type.get(), value.data()), where + ": reading " + name);
+  value.resize(value.find('\0') == std::string::npos ? size : value.find('\0'));
+  return value;
+}
+
+std::int64_t readIntAttribute(hid_t object, const std::string& name, const std::string& where) {
+  auto attribute = openAttribute(object, name, where);
+  auto type = checked(H5Aget_type(attribute.get()), where + ": attribute " + name);
+  auto space = checked(H5Aget_space(attribute.get()), where + ": attribute " + name);
+  if (H5Tget_class(type.get()) != H5T_INTEGER || H5Sget_simple_extent_npoints(space.get()) != 1)
+    throw FormatError(where + ": attribute '" + name + "' is not an integer");
+  std::int64_t value = 0;
+  check(H5Aread(attribute.get(), H5T_NATIVE_INT64, &value), where + ": reading " + name);
+  return value;
+}
+
+std::vector<hsize_t> datasetExtent(hid_t dataset) {
+  auto space = checked(H5Dget_space(dataset), "dataset extent");
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0) throw IoError("dataset extent: " + lastErrorDescription());
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  return dims;
+}
+
+}  // namespace cs::data::h5

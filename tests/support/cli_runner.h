@@ -1,0 +1,23 @@
+// Runs the built circuitscope-cli from tests: stdout and stderr kept apart, the exit code, and
+// optional environment settings (e.g. CIRCUITSCOPE_FAULT for crash tests).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace cs::test {
+
+struct CliResult {
+  int exitCode = -1;  // 128 + signal when the process was killed
+  std::string out;
+  std::string err;
+};
+
+/// Runs the CLI with `--threads 1` (a global option, so before the subcommand) and `args`.
+CliResult runCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
+
+/// `arg` quoted for /bin/sh.
+std::string shellQuote(const std::string& arg);
+
+}  // namespace cs::test
