@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/fault_injection.h"
 #include "data/store/activation_store_reader.h"
 #include "hooks/recorder.h"
 #include "hooks/store_write_queue.h"
@@ -19,7 +20,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string megabytes(std::int64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MB"; }
+std::string megabytes(std::int64_t bytes) {
+  return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MB";
+}
 
 struct NamedInput {
   std::string name;
@@ -50,7 +53,8 @@ std::vector<std::int64_t> rowShape(const at::Tensor& t) {
   return sizes;
 }
 
-data::StoreLayout layoutOf(const std::vector<NamedInput>& inputs, const std::vector<hooks::HookPoint>& points,
+data::StoreLayout layoutOf(const std::vector<NamedInput>& inputs,
+                           const std::vector<hooks::HookPoint>& points,
                            const std::vector<at::Tensor>& captured, c10::ScalarType modelDtype,
                            const data::ModelIdentity& identity, const data::Dataset& dataset,
                            const std::string& positions) {
@@ -58,10 +62,12 @@ data::StoreLayout layoutOf(const std::vector<NamedInput>& inputs, const std::vec
   layout.model = identity;
   layout.dataset = dataset.describe();
   layout.positions = positions;
-  for (const auto& in : inputs) layout.inputs.push_back({in.name, rowShape(in.value), in.axes, in.value.scalar_type()});
+  for (const auto& in : inputs)
+    layout.inputs.push_back({in.name, rowShape(in.value), in.axes, in.value.scalar_type()});
   for (std::size_t i = 0; i < points.size(); ++i) {
-    layout.activations.push_back({hooks::hookName(points[i].kind, points[i].layer), rowShape(captured[i]),
-                                  hooks::storedAxes(points[i].kind, captured[i].dim()), modelDtype});
+    layout.activations.push_back(
+        {hooks::hookName(points[i].kind, points[i].layer), rowShape(captured[i]),
+         hooks::storedAxes(points[i].kind, captured[i].dim()), modelDtype});
   }
   return layout;
 }
@@ -74,10 +80,11 @@ void requireDiskSpace(const fs::path& path, std::int64_t bytes) {
   // Keep a margin for HDF5's metadata and chunk padding.
   const auto needed = bytes + bytes / 50 + (std::int64_t{16} << 20);
   if (static_cast<std::uintmax_t>(needed) > space.available)
-    throw IoError("recording needs about " + megabytes(needed) + " in " + folder.string() + " but only " +
-                  megabytes(static_cast<std::int64_t>(space.available)) +
-                  " are free; record fewer examples (--limit), fewer hooks or positions, use --dtype f16 or "
-                  "--compress, or write elsewhere");
+    throw IoError(
+        "recording needs about " + megabytes(needed) + " in " + folder.string() + " but only " +
+        megabytes(static_cast<std::int64_t>(space.available)) +
+        " are free; record fewer examples (--limit), fewer hooks or positions, use --dtype f16 or "
+        "--compress, or write elsewhere");
 }
 
 }  // namespace
@@ -87,23 +94,26 @@ RecordResult recordActivations(models::Model& model, const data::Dataset& datase
                                const RecordOptions& options, Progress& progress,
                                const std::function<void(const RecordStatus&)>& onStatus) {
   if (options.batchSize <= 0) throw ConfigError("record: the batch size must be positive");
-  if (options.hookPatterns.empty()) throw ConfigError("record: name at least one hook pattern (--hooks)");
+  if (options.hookPatterns.empty())
+    throw ConfigError("record: name at least one hook pattern (--hooks)");
   const auto points = hooks::matchHookPoints(model.hookPoints(), options.hookPatterns);
   const auto positions = hooks::PositionSelection::parse(options.positions);
-  const std::int64_t rows = options.limit > 0 ? std::min(options.limit, dataset.size()) : dataset.size();
+  const std::int64_t rows =
+      options.limit > 0 ? std::min(options.limit, dataset.size()) : dataset.size();
 
   // Resume continues after the examples the store already holds; resume and append keep the
   // store's own dtype and compression.
   std::int64_t begin = 0;
   data::StoreOptions storeOptions = options.store;
-  const bool existing = options.mode == data::StoreOpenMode::Resume || options.mode == data::StoreOpenMode::Append;
+  const bool existing =
+      options.mode == data::StoreOpenMode::Resume || options.mode == data::StoreOpenMode::Append;
   if (existing && fs::exists(path)) {
     const data::ActivationStoreReader store(path);
     storeOptions = store.header().options;
     if (options.mode == data::StoreOpenMode::Resume) begin = store.rows();
     if (begin > rows)
-      throw ConfigError(path.string() + " already holds " + std::to_string(begin) + " examples, more than the " +
-                        std::to_string(rows) + " to record");
+      throw ConfigError(path.string() + " already holds " + std::to_string(begin) +
+                        " examples, more than the " + std::to_string(rows) + " to record");
   }
 
   c10::InferenceMode guard;
@@ -111,7 +121,9 @@ RecordResult recordActivations(models::Model& model, const data::Dataset& datase
   const auto storage = storeOptions.dtype == data::StorageDtype::Float16 ? at::kHalf : at::kFloat;
   hooks::Recorder recorder(model.hooks(), points, positions, storage);
   const auto start = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
 
   // One forward pass with the recorder armed; returns the store batch.
   c10::ScalarType modelDtype = at::kFloat;
@@ -124,7 +136,8 @@ RecordResult recordActivations(models::Model& model, const data::Dataset& datase
     at::Tensor index;
     if (positions.kind() != hooks::PositionSelection::Kind::All) {
       if (!text)
-        throw ConfigError("--positions " + positions.text() + " needs a text dataset; image activations are "
+        throw ConfigError("--positions " + positions.text() +
+                          " needs a text dataset; image activations are "
                           "recorded at every position");
       index = positions.indexFor(B, T, batch.attentionMask);
     }
@@ -154,22 +167,25 @@ RecordResult recordActivations(models::Model& model, const data::Dataset& datase
 
   progress.check();
   auto first = computeBatch(begin);
-  const auto layout = layoutOf(lastInputs, points, first.activations, modelDtype, identity, dataset, positions.text());
+  const auto layout = layoutOf(lastInputs, points, first.activations, modelDtype, identity, dataset,
+                               positions.text());
   requireDiskSpace(path, data::bytesPerExample(layout, storeOptions.dtype) * (rows - begin));
   auto writer = data::ActivationStoreWriter::open(path, layout, storeOptions, options.mode);
   const std::int64_t rowsBefore = writer->rowsWritten();
   const std::int64_t total = rows - begin;
   std::atomic<std::int64_t> bytesWritten{0};
-  hooks::StoreWriteQueue queue(*writer, options.queueBytes, [&](std::int64_t written, std::int64_t bytes) {
-    bytesWritten = bytes;
-    progress.setFraction(static_cast<double>(written) / static_cast<double>(total));
-    if (onStatus) onStatus({written, total, bytes, elapsed()});
-  });
+  hooks::StoreWriteQueue queue(
+      *writer, options.queueBytes, [&](std::int64_t written, std::int64_t bytes) {
+        bytesWritten = bytes;
+        progress.setFraction(static_cast<double>(written) / static_cast<double>(total));
+        if (onStatus) onStatus({written, total, bytes, elapsed()});
+      });
   try {
     queue.push(std::move(first));
     for (std::int64_t from = begin + options.batchSize; from < rows; from += options.batchSize) {
       progress.check();
       queue.push(computeBatch(from));
+      faultPoint("record.batch_queued");
     }
     queue.finish();
   } catch (const Cancelled&) {

@@ -50,8 +50,9 @@ struct RecordResult {
 /// fit). Cancelled through `progress`: every finished batch is written, the store stays
 /// incomplete and can be resumed, and cs::Cancelled is thrown.
 RecordResult recordActivations(models::Model& model, const data::Dataset& dataset,
-                               const data::ModelIdentity& identity, const std::filesystem::path& path,
-                               const RecordOptions& options, Progress& progress,
+                               const data::ModelIdentity& identity,
+                               const std::filesystem::path& path, const RecordOptions& options,
+                               Progress& progress,
                                const std::function<void(const RecordStatus&)>& onStatus = {});
 
 }  // namespace cs::analysis

@@ -93,25 +93,18 @@ std::pair<double, double> fireCostNs() {
   return {idle, timeCalls()};
 }
 
-int argInt(int argc, char** argv, const std::string& name, int fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == name) return std::atoi(argv[i + 1]);
-  }
-  return fallback;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace cs;
-  const int threads = configureThreads(argInt(argc, argv, "--threads", 0));
-  const int batch = argInt(argc, argv, "--batch", 8);
-  const int tokens = argInt(argc, argv, "--tokens", 128);
-  const int rounds = argInt(argc, argv, "--rounds", 7);
+  const int threads = configureThreads(bench::argInt(argc, argv, "--threads", 0));
+  const int batch = bench::argInt(argc, argv, "--batch", 8);
+  const int tokens = bench::argInt(argc, argv, "--tokens", 128);
+  const int rounds = bench::argInt(argc, argv, "--rounds", 7);
 
   models::ModelShape shape;
   shape.family = "gpt2";
-  shape.nLayers = argInt(argc, argv, "--layers", 12);
+  shape.nLayers = bench::argInt(argc, argv, "--layers", 12);
   shape.dModel = 768;
   shape.nHeads = 12;
   shape.dMlp = 3072;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 
 namespace cs::bench {
 
@@ -35,6 +36,13 @@ std::vector<Timing> interleavedTimings(const std::vector<std::function<void()>>&
   std::vector<Timing> timings;
   for (auto& t : times) timings.push_back({median(t), *std::min_element(t.begin(), t.end())});
   return timings;
+}
+
+int argInt(int argc, char** argv, const std::string& name, int fallback) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (argv[i] == name) return std::atoi(argv[i + 1]);
+  }
+  return fallback;
 }
 
 }  // namespace cs::bench

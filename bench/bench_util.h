@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace cs::bench {
@@ -22,5 +23,8 @@ std::vector<Timing> interleavedTimings(const std::vector<std::function<void()>>&
                                        int rounds);
 
 double median(std::vector<double> values);
+
+/// The integer after `name` on the command line, else `fallback`.
+int argInt(int argc, char** argv, const std::string& name, int fallback);
 
 }  // namespace cs::bench

@@ -26,7 +26,8 @@ const FaultPlan& plan() {
     if (!text) return p;
     std::string spec = text;
     constexpr std::string_view kStop = ":stop";
-    if (spec.size() > kStop.size() && spec.compare(spec.size() - kStop.size(), kStop.size(), kStop) == 0) {
+    if (spec.size() > kStop.size() &&
+        spec.compare(spec.size() - kStop.size(), kStop.size(), kStop) == 0) {
       p.signal = SIGSTOP;
       spec.resize(spec.size() - kStop.size());
     }

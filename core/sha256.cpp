@@ -12,7 +12,8 @@
 namespace cs {
 
 std::string sha256OfFiles(const std::vector<std::filesystem::path>& files, Progress& progress) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
+                                                                  EVP_MD_CTX_free);
   if (!context || EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1)
     throw Error("SHA-256 is not available from OpenSSL");
   std::uintmax_t total = 0, done = 0;
@@ -31,7 +32,8 @@ std::string sha256OfFiles(const std::vector<std::filesystem::path>& files, Progr
       if (total > 0) progress.setFraction(static_cast<double>(done) / static_cast<double>(total));
       progress.check();
     }
-    if (std::ferror(in.get())) throw IoError("error reading " + file.string() + " to compute its digest");
+    if (std::ferror(in.get()))
+      throw IoError("error reading " + file.string() + " to compute its digest");
   }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned length = 0;

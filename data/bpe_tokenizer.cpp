@@ -112,6 +112,35 @@ bool boolField(const json& object, const char* key, bool fallback) {
   return object[key].get<bool>();
 }
 
+// The special token a TemplateProcessing post-processor puts before a single sequence, as in
+// {"single": [{"SpecialToken": {"id": "<|begin_of_text|>"}}, {"Sequence": {"id": "A"}}],
+//  "special_tokens": {"<|begin_of_text|>": {"ids": [128000]}}}; none for other processors
+// (GPT-2's ByteLevel adds nothing).
+std::optional<std::int64_t> templatePrefixId(const json& processor, const std::string& where) {
+  const auto type = stringField(processor, "type", "");
+  if (type == "Sequence" && processor.contains("processors") &&
+      processor["processors"].is_array()) {
+    for (const auto& step : processor["processors"]) {
+      if (const auto id = templatePrefixId(step, where)) return id;
+    }
+    return std::nullopt;
+  }
+  if (type != "TemplateProcessing" || !processor.contains("single") ||
+      !processor["single"].is_array() || processor["single"].empty())
+    return std::nullopt;
+  const auto& first = processor["single"][0];
+  if (!first.is_object() || !first.contains("SpecialToken")) return std::nullopt;
+  const auto name = stringField(first["SpecialToken"], "id", "");
+  const auto specials =
+      processor.contains("special_tokens") ? processor["special_tokens"] : json::object();
+  if (!specials.is_object() || !specials.contains(name) || !specials[name].is_object() ||
+      !specials[name].contains("ids") || !specials[name]["ids"].is_array() ||
+      specials[name]["ids"].size() != 1 || !specials[name]["ids"][0].is_number_integer())
+    throw FormatError(where + ": post_processor template starts with special token '" + name +
+                      "', but special_tokens does not give it exactly one integer id");
+  return specials[name]["ids"][0].get<std::int64_t>();
+}
+
 }  // namespace
 
 struct BpeTokenizer::Regex {
@@ -339,6 +368,12 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::fromTokenizerJson(const fs::path& pa
       throw FormatError(mergeWhere + ": expected \"a b\" or [\"a\", \"b\"], got " +
                         describeJsonValue(m));
     }
+  }
+  if (doc.contains("post_processor")) {
+    t->m_prefixTokenId = templatePrefixId(doc["post_processor"], where);
+    if (t->m_prefixTokenId && (*t->m_prefixTokenId < 0 || *t->m_prefixTokenId >= t->vocabSize()))
+      throw FormatError(where + ": post_processor prefix token id " +
+                        std::to_string(*t->m_prefixTokenId) + " is outside the vocabulary");
   }
   t->finish(where);
   return t;

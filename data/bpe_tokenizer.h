@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -27,7 +28,9 @@ class BpeTokenizer : public Tokenizer {
 
   /// A Hugging Face tokenizer.json with model.type "BPE" and a ByteLevel pre-tokenizer; the
   /// split regex comes from a "Split" pre-tokenizer, else GPT-2's. added_tokens are matched in
-  /// the text before BPE. ConfigError for other tokenizer kinds.
+  /// the text before BPE. A TemplateProcessing post-processor (alone or in a Sequence) whose
+  /// "single" template starts with a special token makes that token prefixTokenId() (Llama 3's
+  /// <|begin_of_text|>). ConfigError for other tokenizer kinds.
   static std::unique_ptr<BpeTokenizer> fromTokenizerJson(const std::filesystem::path& path);
 
   ~BpeTokenizer() override;
@@ -38,6 +41,7 @@ class BpeTokenizer : public Tokenizer {
   std::string decode(const std::vector<std::int64_t>& ids) const override;
   std::string displayToken(std::int64_t id) const override;
   std::int64_t vocabSize() const override;
+  std::optional<std::int64_t> prefixTokenId() const override { return m_prefixTokenId; }
 
  private:
   struct Regex;  // compiled PCRE2 pattern; kept out of this header
@@ -61,6 +65,7 @@ class BpeTokenizer : public Tokenizer {
   std::unique_ptr<Regex> m_regex;
   bool m_addPrefixSpace = false;
   bool m_ignoreMerges = false;  // a piece that is itself in the vocabulary is one token
+  std::optional<std::int64_t> m_prefixTokenId;  // from the post-processor's template
 };
 
 }  // namespace cs::data

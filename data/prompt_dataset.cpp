@@ -84,17 +84,21 @@ PromptDataset::PromptDataset(const std::vector<PromptRow>& rows, const Tokenizer
   std::vector<std::vector<std::int64_t>> ids;
   std::vector<std::int64_t> targets, foils;
   bool anyFoil = false;
+  // A beginning-of-sequence token goes before each prompt only; targets and foils continue the
+  // prompt, so they are encoded as continuations (no SentencePiece dummy prefix).
+  const auto prefix = tokenizer.prefixTokenId();
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const std::string where = m_description + ", row " + std::to_string(i + 1);
     auto prompt = tokenizer.encode(rows[i].prompt);
-    const auto target = tokenizer.encode(rows[i].target);
+    const auto target = tokenizer.encodeContinuation(rows[i].target);
     if (prompt.empty() || target.empty()) {
       throw FormatError(where + ": the prompt and the target must each give at least one token");
     }
+    if (prefix) prompt.insert(prompt.begin(), *prefix);
     ids.push_back(std::move(prompt));
     targets.push_back(target.front());
     if (!rows[i].foil.empty()) {
-      const auto foil = tokenizer.encode(rows[i].foil);
+      const auto foil = tokenizer.encodeContinuation(rows[i].foil);
       if (foil.empty()) throw FormatError(where + ": the foil gives no token");
       foils.push_back(foil.front());
       anyFoil = true;

@@ -4,10 +4,31 @@
 
 #include "core/error.h"
 #include "data/bpe_tokenizer.h"
+#include "data/json_document.h"
+#include "data/sentencepiece_tokenizer.h"
 
 namespace cs::data {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// Hugging Face's LlamaTokenizer prepends BOS unless tokenizer_config.json says
+// "add_bos_token": false; a missing file or field keeps that default.
+bool addBosToken(const fs::path& modelFolder) {
+  const auto path = modelFolder / "tokenizer_config.json";
+  if (!fs::is_regular_file(path)) return true;
+  const auto config = readJsonFile(path.string(), std::size_t{16} << 20);
+  if (!config.is_object() || !config.contains("add_bos_token")) return true;
+  const auto& value = config["add_bos_token"];
+  if (value.is_null()) return true;
+  if (!value.is_boolean())
+    throw FormatError(path.string() + ": add_bos_token is " + describeJsonValue(value) +
+                      ", not true or false");
+  return value.get<bool>();
+}
+
+}  // namespace
 
 std::unique_ptr<Tokenizer> loadTokenizer(const fs::path& modelFolder) {
   // Hugging Face writes tokenizer.json alongside the older files; it is the complete
@@ -17,12 +38,11 @@ std::unique_ptr<Tokenizer> loadTokenizer(const fs::path& modelFolder) {
   if (fs::is_regular_file(modelFolder / "vocab.json") &&
       fs::is_regular_file(modelFolder / "merges.txt"))
     return BpeTokenizer::fromVocabAndMerges(modelFolder / "vocab.json", modelFolder / "merges.txt");
-  // Found but refused: Debian's libsentencepiece cannot share a process with libtorch (its
-  // bundled protobuf clashes with libtorch's), so SentencePiece models are not read yet.
+  // Read by our own code: Debian's libsentencepiece cannot share a process with libtorch (its
+  // bundled protobuf clashes with libtorch's).
   if (fs::is_regular_file(modelFolder / "tokenizer.model"))
-    throw ConfigError(modelFolder.string() +
-                      " holds only a SentencePiece tokenizer.model, which circuitscope cannot "
-                      "read yet; pass token ids with --ids instead, or add a tokenizer.json");
+    return SentencePieceTokenizer::fromModelFile(modelFolder / "tokenizer.model",
+                                                 addBosToken(modelFolder));
   throw IoError("no tokenizer found in " + modelFolder.string() +
                 " (looked for tokenizer.json, vocab.json + merges.txt, tokenizer.model); "
                 "token ids (--ids) still work without one");

@@ -76,8 +76,8 @@ at::Tensor PositionSelection::indexFor(std::int64_t batch, std::int64_t tokens,
   }
   for (auto p : m_list) {
     if (p >= tokens)
-      throw ConfigError("position " + std::to_string(p) + " is beyond the " + std::to_string(tokens) +
-                        " positions of these examples");
+      throw ConfigError("position " + std::to_string(p) + " is beyond the " +
+                        std::to_string(tokens) + " positions of these examples");
   }
   return at::tensor(m_list, at::kLong).unsqueeze(0).expand({batch, -1}).contiguous();
 }

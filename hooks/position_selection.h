@@ -28,7 +28,8 @@ class PositionSelection {
   /// The positions of each example, [B, P] int64, for a batch of `tokens` positions whose
   /// attention mask (optional, 1 = real token) says where each example ends; undefined for
   /// All. ConfigError for a listed position at or beyond `tokens`.
-  at::Tensor indexFor(std::int64_t batch, std::int64_t tokens, const at::Tensor& attentionMask) const;
+  at::Tensor indexFor(std::int64_t batch, std::int64_t tokens,
+                      const at::Tensor& attentionMask) const;
 
  private:
   Kind m_kind = Kind::All;

@@ -8,15 +8,16 @@
 
 namespace cs::hooks {
 
-Recorder::Recorder(HookRegistry& registry, std::vector<HookPoint> points, PositionSelection positions,
-                   c10::ScalarType storage)
+Recorder::Recorder(HookRegistry& registry, std::vector<HookPoint> points,
+                   PositionSelection positions, c10::ScalarType storage)
     : m_points(std::move(points)), m_positions(std::move(positions)), m_storage(storage) {
   if (storage != at::kFloat && storage != at::kHalf)
     throw ConfigError("recordings are stored as float32 or float16");
   m_captured.resize(m_points.size());
   for (std::size_t i = 0; i < m_points.size(); ++i) {
     m_handles.push_back(registry.observe(
-        m_points[i], [this, i](const at::Tensor& x, const HookPoint& point) { capture(i, x, point); }));
+        m_points[i],
+        [this, i](const at::Tensor& x, const HookPoint& point) { capture(i, x, point); }));
   }
 }
 

@@ -21,7 +21,8 @@ StoreWriteQueue::~StoreWriteQueue() {
 void StoreWriteQueue::push(data::StoreBatch batch) {
   const auto bytes = batch.bytes();
   std::unique_lock lock(m_mutex);
-  m_changed.wait(lock, [&] { return m_error || m_queue.empty() || m_queuedBytes + bytes <= m_maxBytes; });
+  m_changed.wait(lock,
+                 [&] { return m_error || m_queue.empty() || m_queuedBytes + bytes <= m_maxBytes; });
   if (m_error) std::rethrow_exception(m_error);
   m_queuedBytes += bytes;
   m_queue.push_back(std::move(batch));

@@ -20,7 +20,8 @@ class StoreWriteQueue {
   /// by this queue.
   using WrittenFn = std::function<void(std::int64_t rows, std::int64_t bytes)>;
 
-  StoreWriteQueue(data::ActivationStoreWriter& writer, std::int64_t maxQueuedBytes, WrittenFn onWritten = {});
+  StoreWriteQueue(data::ActivationStoreWriter& writer, std::int64_t maxQueuedBytes,
+                  WrittenFn onWritten = {});
   /// Stops after the batches already queued (errors are dropped: call finish() to see them).
   ~StoreWriteQueue();
   StoreWriteQueue(const StoreWriteQueue&) = delete;

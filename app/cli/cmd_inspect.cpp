@@ -56,12 +56,16 @@ void inspectCommand(const InspectArgs& args) {
                       {{"family", h.layout.model.family},
                        {"weights_sha256", h.layout.model.weightsSha256},
                        {"source_folder", h.layout.model.sourceFolder}}}};
-    for (const auto& [key, list] : {std::pair{"inputs", &h.layout.inputs}, std::pair{"hooks", &h.layout.activations}}) {
+    for (const auto& [key, list] :
+         {std::pair{"inputs", &h.layout.inputs}, std::pair{"hooks", &h.layout.activations}}) {
       auto arrays = nlohmann::json::array();
       for (const auto& a : *list) {
         auto shape = nlohmann::json::array({h.rowsWritten});
         for (auto d : a.rowShape) shape.push_back(d);
-        arrays.push_back({{"name", a.name}, {"shape", shape}, {"axes", a.axes}, {"source_dtype", dtypeLabel(a.dtype)}});
+        arrays.push_back({{"name", a.name},
+                          {"shape", shape},
+                          {"axes", a.axes},
+                          {"source_dtype", dtypeLabel(a.dtype)}});
       }
       j[key] = arrays;
     }
@@ -70,9 +74,11 @@ void inspectCommand(const InspectArgs& args) {
   }
   std::printf("store        %s (format %lld, circuitscope %s, created %s)\n", args.file.c_str(),
               static_cast<long long>(h.formatVersion), h.toolVersion.c_str(), h.created.c_str());
-  std::printf("complete     %s, %lld examples\n", h.complete ? "yes" : "no (resume with record --resume)",
+  std::printf("complete     %s, %lld examples\n",
+              h.complete ? "yes" : "no (resume with record --resume)",
               static_cast<long long>(h.rowsWritten));
-  std::printf("model        %s from %s\n", h.layout.model.family.c_str(), h.layout.model.sourceFolder.c_str());
+  std::printf("model        %s from %s\n", h.layout.model.family.c_str(),
+              h.layout.model.sourceFolder.c_str());
   std::printf("weights      sha256 %s\n", h.layout.model.weightsSha256.c_str());
   std::printf("dataset      %s\n", h.layout.dataset.c_str());
   std::printf("positions    %s\n", h.layout.positions.c_str());
@@ -80,12 +86,14 @@ void inspectCommand(const InspectArgs& args) {
               data::compressionName(h.options.compression).c_str());
   std::printf("inputs\n");
   for (const auto& a : h.layout.inputs)
-    std::printf("  %-32s %-24s %-28s %s\n", a.name.c_str(), shapeText(h.rowsWritten, a.rowShape).c_str(),
-                a.axes.c_str(), dtypeLabel(a.dtype).c_str());
+    std::printf("  %-32s %-24s %-28s %s\n", a.name.c_str(),
+                shapeText(h.rowsWritten, a.rowShape).c_str(), a.axes.c_str(),
+                dtypeLabel(a.dtype).c_str());
   std::printf("hooks (%zu)\n", h.layout.activations.size());
   for (const auto& a : h.layout.activations)
-    std::printf("  %-32s %-24s %-28s from %s\n", a.name.c_str(), shapeText(h.rowsWritten, a.rowShape).c_str(),
-                a.axes.c_str(), dtypeLabel(a.dtype).c_str());
+    std::printf("  %-32s %-24s %-28s from %s\n", a.name.c_str(),
+                shapeText(h.rowsWritten, a.rowShape).c_str(), a.axes.c_str(),
+                dtypeLabel(a.dtype).c_str());
 }
 
 }  // namespace

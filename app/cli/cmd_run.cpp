@@ -105,10 +105,14 @@ void runCommand(const RunArgs& args, const GlobalOptions& options) {
   std::unique_ptr<data::Tokenizer> tokenizer;
   if (!args.prompts.empty()) {
     tokenizer = data::loadTokenizer(args.folder);
+    // Llama-style models expect their beginning-of-sequence token before the prompt.
+    const auto prefix = tokenizer->prefixTokenId();
     std::vector<std::vector<int64_t>> rows;
     for (const auto& prompt : args.prompts) {
-      rows.push_back(tokenizer->encode(prompt));
-      if (rows.back().empty()) throw ConfigError("--prompt \"" + prompt + "\" gives no tokens");
+      auto ids = tokenizer->encode(prompt);
+      if (ids.empty()) throw ConfigError("--prompt \"" + prompt + "\" gives no tokens");
+      if (prefix) ids.insert(ids.begin(), *prefix);
+      rows.push_back(std::move(ids));
     }
     const auto parsed = padRows(rows);
     input.tokens = parsed.ids;
@@ -179,7 +183,8 @@ void addRunCommand(CLI::App& app, const GlobalOptions& options) {
   cmd->add_option("MODEL_DIR", args->folder, "Hugging Face model folder")->required();
   cmd->add_option("--ids", args->ids, "token ids, rows separated by ';' (e.g. \"1,2,3;4,5\")");
   cmd->add_option("--prompt", args->prompts,
-                  "text, repeatable; tokenized with the model folder's tokenizer");
+                  "text, repeatable; tokenized with the model folder's tokenizer (with its "
+                  "beginning-of-sequence token first when the model expects one)");
   cmd->add_option("--pixels", args->pixels, "safetensors file with pixel_values [B, C, H, W]");
   cmd->add_option("--image", args->images,
                   "PNG or JPEG file, repeatable; preprocessed per preprocessor_config.json");

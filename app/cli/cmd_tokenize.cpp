@@ -19,18 +19,27 @@ void addTokenizeCommand(CLI::App& app, const GlobalOptions& /*options*/) {
                   "or tokenizer.model")
       ->required();
   cmd->add_option("TEXT", *text, "UTF-8 text to tokenize")->required();
-  cmd->add_flag("--json", *json, "print {\"ids\": [...], \"tokens\": [...]}");
+  cmd->add_flag("--json", *json,
+                "print {\"ids\": [...], \"tokens\": [...], \"prefix_id\": ID or null}");
   cmd->callback([folder, text, json] {
     const auto tokenizer = data::loadTokenizer(*folder);
     const auto ids = tokenizer->encode(*text);
     std::vector<std::string> tokens;
     tokens.reserve(ids.size());
     for (const auto id : ids) tokens.push_back(tokenizer->displayToken(id));
+    // The beginning-of-sequence id that `run --prompt` and prompt sets put first, if any.
+    const auto prefix = tokenizer->prefixTokenId();
     if (*json) {
-      std::cout << nlohmann::json{{"ids", ids}, {"tokens", tokens}}.dump() << "\n";
+      nlohmann::json out{{"ids", ids}, {"tokens", tokens}, {"prefix_id", nullptr}};
+      if (prefix) out["prefix_id"] = *prefix;
+      std::cout << out.dump() << "\n";
       return;
     }
     std::cout << ids.size() << " tokens\n";
+    if (prefix) {
+      std::cout << "(prompts start with " << *prefix << " '" << tokenizer->displayToken(*prefix)
+                << "', not counted)\n";
+    }
     for (std::size_t i = 0; i < ids.size(); ++i) std::cout << ids[i] << "\t" << tokens[i] << "\n";
   });
 }

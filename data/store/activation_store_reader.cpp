@@ -14,9 +14,11 @@ using h5::checked;
 ActivationStoreReader::ActivationStoreReader(const std::filesystem::path& path) : m_path(path) {
   h5::silenceErrorPrinting();
   const std::string where = path.string();
-  if (!std::filesystem::is_regular_file(path)) throw IoError(where + " does not exist or is not a file");
+  if (!std::filesystem::is_regular_file(path))
+    throw IoError(where + " does not exist or is not a file");
   if (H5Fis_hdf5(path.c_str()) <= 0)
-    throw FormatError(where + " is not an HDF5 file (an activation store is written by circuitscope-cli record)");
+    throw FormatError(
+        where + " is not an HDF5 file (an activation store is written by circuitscope-cli record)");
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
   if (id < 0) id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   m_file = checked(id, "cannot open " + where);
@@ -34,8 +36,10 @@ const ArraySpec& ActivationStoreReader::activation(const std::string& hook) cons
     if (spec.name == hook) return spec;
   }
   std::string known;
-  for (const auto& spec : m_header.layout.activations) known += (known.empty() ? "" : ", ") + spec.name;
-  throw ConfigError(m_path.string() + " has no activations for '" + hook + "' (it holds: " + known + ")");
+  for (const auto& spec : m_header.layout.activations)
+    known += (known.empty() ? "" : ", ") + spec.name;
+  throw ConfigError(m_path.string() + " has no activations for '" + hook + "' (it holds: " + known +
+                    ")");
 }
 
 const ArraySpec& ActivationStoreReader::input(const std::string& name) const {
@@ -47,23 +51,28 @@ const ArraySpec& ActivationStoreReader::input(const std::string& name) const {
   throw ConfigError(m_path.string() + " has no input '" + name + "' (it holds: " + known + ")");
 }
 
-at::Tensor ActivationStoreReader::readRows(const std::string& path, const ArraySpec& spec, hid_t memType,
-                                           c10::ScalarType dtype, std::int64_t begin, std::int64_t count) const {
+at::Tensor ActivationStoreReader::readRows(const std::string& path, const ArraySpec& spec,
+                                           hid_t memType, c10::ScalarType dtype, std::int64_t begin,
+                                           std::int64_t count) const {
   if (begin < 0 || count < 0 || begin + count > m_header.rowsWritten)
-    throw ConfigError("examples [" + std::to_string(begin) + ", " + std::to_string(begin + count) + ") of " +
-                      spec.name + " are outside the " + std::to_string(m_header.rowsWritten) + " written to " +
-                      m_path.string());
+    throw ConfigError("examples [" + std::to_string(begin) + ", " + std::to_string(begin + count) +
+                      ") of " + spec.name + " are outside the " +
+                      std::to_string(m_header.rowsWritten) + " written to " + m_path.string());
   std::vector<std::int64_t> shape{count};
   shape.insert(shape.end(), spec.rowShape.begin(), spec.rowShape.end());
   auto out = at::empty(shape, at::TensorOptions().dtype(dtype));
   if (count == 0) return out;
-  auto set = checked(H5Dopen2(m_file.get(), path.c_str(), H5P_DEFAULT), m_path.string() + ": " + path);
+  auto set =
+      checked(H5Dopen2(m_file.get(), path.c_str(), H5P_DEFAULT), m_path.string() + ": " + path);
   auto fileSpace = checked(H5Dget_space(set.get()), path);
   std::vector<hsize_t> start(shape.size(), 0), counts;
   for (auto d : shape) counts.push_back(static_cast<hsize_t>(d));
   start[0] = static_cast<hsize_t>(begin);
-  check(H5Sselect_hyperslab(fileSpace.get(), H5S_SELECT_SET, start.data(), nullptr, counts.data(), nullptr), path);
-  auto memSpace = checked(H5Screate_simple(static_cast<int>(counts.size()), counts.data(), nullptr), path);
+  check(H5Sselect_hyperslab(fileSpace.get(), H5S_SELECT_SET, start.data(), nullptr, counts.data(),
+                            nullptr),
+        path);
+  auto memSpace =
+      checked(H5Screate_simple(static_cast<int>(counts.size()), counts.data(), nullptr), path);
   check(H5Dread(set.get(), memType, memSpace.get(), fileSpace.get(), H5P_DEFAULT, out.data_ptr()),
         "reading " + path + " from " + m_path.string());
   return out;
@@ -86,7 +95,8 @@ Eigen::MatrixXf ActivationStoreReader::readMatrix(const std::string& hook, std::
   return matrix;
 }
 
-at::Tensor ActivationStoreReader::readInput(const std::string& name, std::int64_t begin, std::int64_t count) const {
+at::Tensor ActivationStoreReader::readInput(const std::string& name, std::int64_t begin,
+                                            std::int64_t count) const {
   const auto& spec = input(name);
   hid_t memType = H5T_NATIVE_FLOAT;
   if (spec.dtype == at::kLong) memType = H5T_NATIVE_INT64;

@@ -42,8 +42,8 @@ class ActivationStoreReader {
   void refresh();
 
  private:
-  at::Tensor readRows(const std::string& path, const ArraySpec& spec, hid_t memType, c10::ScalarType dtype,
-                      std::int64_t begin, std::int64_t count) const;
+  at::Tensor readRows(const std::string& path, const ArraySpec& spec, hid_t memType,
+                      c10::ScalarType dtype, std::int64_t begin, std::int64_t count) const;
 
   std::filesystem::path m_path;
   h5::Handle m_file;

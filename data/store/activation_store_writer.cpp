@@ -53,11 +53,13 @@ int lockForWriting(const fs::path& path) {
 
 h5::Handle latestFormatAccess(bool clearStatusFlags) {
   auto fapl = checked(H5Pcreate(H5P_FILE_ACCESS), "file access properties");
-  check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "file format version");
+  check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST),
+        "file format version");
   if (clearStatusFlags) {
     // What `h5clear -s` does: a writer that was killed leaves the superblock marked as open.
     hbool_t clear = 1;
-    check(H5Pset(fapl.get(), "clear_status_flags", &clear), "clearing the file's open-for-write mark");
+    check(H5Pset(fapl.get(), "clear_status_flags", &clear),
+          "clearing the file's open-for-write mark");
   }
   return fapl;
 }
@@ -71,8 +73,9 @@ std::string shapeText(const std::vector<std::int64_t>& shape) {
 // The first difference between what a file holds and what the caller will write, or "".
 std::string layoutDifference(const StoreLayout& file, const StoreLayout& wanted, bool sameDataset) {
   if (file.model.weightsSha256 != wanted.model.weightsSha256)
-    return "it was recorded from a different model (weights digest " + file.model.weightsSha256.substr(0, 12) +
-           "…, this model " + wanted.model.weightsSha256.substr(0, 12) + "…)";
+    return "it was recorded from a different model (weights digest " +
+           file.model.weightsSha256.substr(0, 12) + "…, this model " +
+           wanted.model.weightsSha256.substr(0, 12) + "…)";
   if (file.positions != wanted.positions)
     return "it records positions '" + file.positions + "', not '" + wanted.positions + "'";
   if (sameDataset && file.dataset != wanted.dataset)
@@ -80,9 +83,11 @@ std::string layoutDifference(const StoreLayout& file, const StoreLayout& wanted,
   auto compare = [](const std::vector<ArraySpec>& a, const std::vector<ArraySpec>& b,
                     const std::string& what) -> std::string {
     if (a.size() != b.size())
-      return "it holds " + std::to_string(a.size()) + " " + what + ", this run has " + std::to_string(b.size());
+      return "it holds " + std::to_string(a.size()) + " " + what + ", this run has " +
+             std::to_string(b.size());
     for (std::size_t i = 0; i < a.size(); ++i) {
-      if (a[i].name != b[i].name) return what + " differ: '" + a[i].name + "' there, '" + b[i].name + "' here";
+      if (a[i].name != b[i].name)
+        return what + " differ: '" + a[i].name + "' there, '" + b[i].name + "' here";
       if (a[i].rowShape != b[i].rowShape)
         return a[i].name + " has shape " + shapeText(a[i].rowShape) + " per example there, " +
                shapeText(b[i].rowShape) + " here";
@@ -106,7 +111,8 @@ std::unique_ptr<ActivationStoreWriter> ActivationStoreWriter::open(const fs::pat
   writer->m_options = options;
   if (mode == StoreOpenMode::Create || mode == StoreOpenMode::Overwrite) {
     if (mode == StoreOpenMode::Create && fs::exists(path))
-      throw IoError(path.string() + " already exists; pass --resume to continue it, --append to add "
+      throw IoError(path.string() +
+                    " already exists; pass --resume to continue it, --append to add "
                     "examples, or --overwrite to replace it");
     if (mode == StoreOpenMode::Overwrite && fs::exists(path)) {
       // Refuse to replace a store another process is still writing.
@@ -114,8 +120,9 @@ std::unique_ptr<ActivationStoreWriter> ActivationStoreWriter::open(const fs::pat
     }
     writer->createLayout(layout);
   } else {
-    if (!fs::exists(path)) throw IoError(path.string() + " does not exist, so there is nothing to " +
-                                         (mode == StoreOpenMode::Resume ? "resume" : "append to"));
+    if (!fs::exists(path))
+      throw IoError(path.string() + " does not exist, so there is nothing to " +
+                    (mode == StoreOpenMode::Resume ? "resume" : "append to"));
     writer->reopenExisting(layout, mode);
   }
   check(H5Fstart_swmr_write(writer->m_file.get()), "starting to write " + path.string());
@@ -130,7 +137,8 @@ void ActivationStoreWriter::createLayout(const StoreLayout& layout) {
   createStoreObjects(m_file.get(), layout, m_options);
   check(H5Fflush(m_file.get(), H5F_SCOPE_GLOBAL), "writing " + m_path.string());
   for (const auto& spec : layout.inputs)
-    m_inputSets.push_back(checked(H5Dopen2(m_file.get(), inputPath(spec.name).c_str(), H5P_DEFAULT), spec.name));
+    m_inputSets.push_back(
+        checked(H5Dopen2(m_file.get(), inputPath(spec.name).c_str(), H5P_DEFAULT), spec.name));
   for (const auto& spec : layout.activations)
     m_activationSets.push_back(
         checked(H5Dopen2(m_file.get(), activationPath(spec.name).c_str(), H5P_DEFAULT), spec.name));
@@ -139,22 +147,24 @@ void ActivationStoreWriter::createLayout(const StoreLayout& layout) {
 
 void ActivationStoreWriter::reopenExisting(const StoreLayout& layout, StoreOpenMode mode) {
   m_lockFd = lockForWriting(m_path);
-  if (H5Fis_hdf5(m_path.c_str()) <= 0)
-    throw FormatError(m_path.string() + " is not an HDF5 file");
+  if (H5Fis_hdf5(m_path.c_str()) <= 0) throw FormatError(m_path.string() + " is not an HDF5 file");
   auto fapl = latestFormatAccess(true);
-  m_file = checked(H5Fopen(m_path.c_str(), H5F_ACC_RDWR, fapl.get()), "cannot open " + m_path.string());
+  m_file =
+      checked(H5Fopen(m_path.c_str(), H5F_ACC_RDWR, fapl.get()), "cannot open " + m_path.string());
   // A killed writer may leave the end-of-allocation mark short of the data (h5clear --increment).
   check(H5Fincrement_filesize(m_file.get(), 0), "repairing the end of " + m_path.string());
   const auto header = readStoreHeader(m_file.get(), m_path.string());
   const bool resume = mode == StoreOpenMode::Resume;
   if (resume && header.complete)
-    throw ConfigError(m_path.string() + " is already complete (" + std::to_string(header.rowsWritten) +
+    throw ConfigError(m_path.string() + " is already complete (" +
+                      std::to_string(header.rowsWritten) +
                       " examples); use --append to add examples to it");
   if (!resume && !header.complete)
     throw ConfigError(m_path.string() + " is incomplete (" + std::to_string(header.rowsWritten) +
                       " examples written); use --resume to finish it before appending");
   if (const auto d = layoutDifference(header.layout, layout, resume); !d.empty())
-    throw ConfigError("cannot " + std::string(resume ? "resume " : "append to ") + m_path.string() + ": " + d);
+    throw ConfigError("cannot " + std::string(resume ? "resume " : "append to ") + m_path.string() +
+                      ": " + d);
   m_options = header.options;
   m_layout = header.layout;
   m_rowsWritten = header.rowsWritten;
@@ -169,7 +179,8 @@ void ActivationStoreWriter::reopenExisting(const StoreLayout& layout, StoreOpenM
     return set;
   };
   for (const auto& spec : m_layout.inputs) m_inputSets.push_back(openCut(inputPath(spec.name)));
-  for (const auto& spec : m_layout.activations) m_activationSets.push_back(openCut(activationPath(spec.name)));
+  for (const auto& spec : m_layout.activations)
+    m_activationSets.push_back(openCut(activationPath(spec.name)));
   h5::writeIntAttribute(m_file.get(), "complete", 0);
   check(H5Fflush(m_file.get(), H5F_SCOPE_GLOBAL), "writing " + m_path.string());
   if (m_options.dtype == StorageDtype::Float16) m_float16 = h5::float16Type();
@@ -183,23 +194,29 @@ ActivationStoreWriter::~ActivationStoreWriter() {
 }
 
 void ActivationStoreWriter::checkBatch(const StoreBatch& batch) const {
-  if (batch.inputs.size() != m_layout.inputs.size() || batch.activations.size() != m_layout.activations.size())
-    throw ShapeError("batch for " + m_path.string() + " has " + std::to_string(batch.inputs.size()) + " inputs and " +
+  if (batch.inputs.size() != m_layout.inputs.size() ||
+      batch.activations.size() != m_layout.activations.size())
+    throw ShapeError("batch for " + m_path.string() + " has " +
+                     std::to_string(batch.inputs.size()) + " inputs and " +
                      std::to_string(batch.activations.size()) + " activations; the store has " +
-                     std::to_string(m_layout.inputs.size()) + " and " + std::to_string(m_layout.activations.size()));
+                     std::to_string(m_layout.inputs.size()) + " and " +
+                     std::to_string(m_layout.activations.size()));
   const auto rows = batch.rows();
   auto checkOne = [&](const at::Tensor& t, const ArraySpec& spec, c10::ScalarType dtype) {
     std::vector<std::int64_t> expected{rows};
     expected.insert(expected.end(), spec.rowShape.begin(), spec.rowShape.end());
     if (!t.defined() || t.sizes().vec() != expected)
       throw ShapeError(spec.name + ": batch array has shape " +
-                       (t.defined() ? shapeText(t.sizes().vec()) : std::string("(none)")) + ", the store expects " +
-                       shapeText(expected));
+                       (t.defined() ? shapeText(t.sizes().vec()) : std::string("(none)")) +
+                       ", the store expects " + shapeText(expected));
     if (t.scalar_type() != dtype || !t.device().is_cpu() || !t.is_contiguous())
-      throw ShapeError(spec.name + ": batch array must be a contiguous CPU " + c10::toString(dtype) + " tensor");
+      throw ShapeError(spec.name + ": batch array must be a contiguous CPU " +
+                       c10::toString(dtype) + " tensor");
   };
-  for (std::size_t i = 0; i < batch.inputs.size(); ++i) checkOne(batch.inputs[i], m_layout.inputs[i], m_layout.inputs[i].dtype);
-  const auto storage = m_options.dtype == StorageDtype::Float16 ? c10::ScalarType::Half : c10::ScalarType::Float;
+  for (std::size_t i = 0; i < batch.inputs.size(); ++i)
+    checkOne(batch.inputs[i], m_layout.inputs[i], m_layout.inputs[i].dtype);
+  const auto storage =
+      m_options.dtype == StorageDtype::Float16 ? c10::ScalarType::Half : c10::ScalarType::Float;
   for (std::size_t i = 0; i < batch.activations.size(); ++i)
     checkOne(batch.activations[i], m_layout.activations[i], storage);
 }
@@ -217,20 +234,27 @@ void ActivationStoreWriter::write(const StoreBatch& batch) {
     std::vector<hsize_t> start(extent.size(), 0), count = extent;
     start[0] = static_cast<hsize_t>(m_rowsWritten);
     count[0] = rows;
-    check(H5Sselect_hyperslab(fileSpace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), name);
-    auto memSpace = checked(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), name);
+    check(H5Sselect_hyperslab(fileSpace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
+                              nullptr),
+          name);
+    auto memSpace =
+        checked(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), name);
     check(H5Dwrite(set, memType, memSpace.get(), fileSpace.get(), H5P_DEFAULT, t.data_ptr()),
           "writing " + name + " to " + m_path.string());
     check(H5Dflush(set), "flushing " + name + " to " + m_path.string());
   };
   for (std::size_t i = 0; i < batch.inputs.size(); ++i)
-    writeOne(m_inputSets[i].get(), batch.inputs[i], inputFileType(m_layout.inputs[i].dtype), m_layout.inputs[i].name);
+    writeOne(m_inputSets[i].get(), batch.inputs[i], inputFileType(m_layout.inputs[i].dtype),
+             m_layout.inputs[i].name);
   faultPoint("store.batch_half_written");
-  const hid_t activationType = m_options.dtype == StorageDtype::Float16 ? m_float16.get() : H5T_NATIVE_FLOAT;
+  const hid_t activationType =
+      m_options.dtype == StorageDtype::Float16 ? m_float16.get() : H5T_NATIVE_FLOAT;
   for (std::size_t i = 0; i < batch.activations.size(); ++i)
-    writeOne(m_activationSets[i].get(), batch.activations[i], activationType, m_layout.activations[i].name);
+    writeOne(m_activationSets[i].get(), batch.activations[i], activationType,
+             m_layout.activations[i].name);
   faultPoint("store.batch_flushed");
-  h5::writeIntAttribute(m_file.get(), "rows_written", m_rowsWritten + static_cast<std::int64_t>(rows));
+  h5::writeIntAttribute(m_file.get(), "rows_written",
+                        m_rowsWritten + static_cast<std::int64_t>(rows));
   check(H5Fflush(m_file.get(), H5F_SCOPE_GLOBAL), "flushing " + m_path.string());
   m_rowsWritten += static_cast<std::int64_t>(rows);
   faultPoint("store.batch_committed");

@@ -87,9 +87,9 @@ void writeStringAttribute(hid_t object, const std::string& name, const std::stri
   check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "string character set");
   auto space = checked(H5Screate(H5S_SCALAR), "scalar space");
   if (hasAttribute(object, name)) check(H5Adelete(object, name.c_str()), "replacing " + name);
-  auto attribute = checked(
-      H5Acreate2(object, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
-      "creating attribute " + name);
+  auto attribute =
+      checked(H5Acreate2(object, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+              "creating attribute " + name);
   const char* text = value.c_str();
   check(H5Awrite(attribute.get(), type.get(), &text), "writing attribute " + name);
 }
@@ -102,9 +102,9 @@ void writeIntAttribute(hid_t object, const std::string& name, std::int64_t value
     attribute = checked(H5Aopen(object, name.c_str(), H5P_DEFAULT), "opening attribute " + name);
   } else {
     auto space = checked(H5Screate(H5S_SCALAR), "scalar space");
-    attribute = checked(H5Acreate2(object, name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT,
-                                   H5P_DEFAULT),
-                        "creating attribute " + name);
+    attribute = checked(
+        H5Acreate2(object, name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+        "creating attribute " + name);
   }
   check(H5Awrite(attribute.get(), H5T_NATIVE_INT64, &value), "writing attribute " + name);
 }

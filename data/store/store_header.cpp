@@ -60,7 +60,8 @@ c10::ScalarType dtypeFromName(const std::string& name, const std::string& where)
 // Rows per chunk: about 1 MiB per chunk, at least one row.
 hsize_t rowsPerChunk(std::int64_t rowBytes) {
   constexpr std::int64_t kTarget = 1 << 20;
-  return static_cast<hsize_t>(std::clamp<std::int64_t>(kTarget / std::max<std::int64_t>(rowBytes, 1), 1, 4096));
+  return static_cast<hsize_t>(
+      std::clamp<std::int64_t>(kTarget / std::max<std::int64_t>(rowBytes, 1), 1, 4096));
 }
 
 h5::Handle datasetCreationList(const ArraySpec& spec, std::int64_t elementBytes,
@@ -75,10 +76,12 @@ h5::Handle datasetCreationList(const ArraySpec& spec, std::int64_t elementBytes,
   auto dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), "dataset properties");
   std::vector<hsize_t> chunk{rowsPerChunk(rowBytes)};
   for (auto d : spec.rowShape) chunk.push_back(static_cast<hsize_t>(std::max<std::int64_t>(d, 1)));
-  check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), spec.name + ": chunking");
+  check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()),
+        spec.name + ": chunking");
   if (compress && options.compression == Compression::Gzip) {
     check(H5Pset_shuffle(dcpl.get()), spec.name + ": shuffle filter");
-    check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(options.gzipLevel)), spec.name + ": gzip filter");
+    check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(options.gzipLevel)),
+          spec.name + ": gzip filter");
   } else if (compress && options.compression == Compression::Blosc) {
     if (!bloscAvailable())
       throw ConfigError(
@@ -101,7 +104,8 @@ void createArray(hid_t group, const ArraySpec& spec, hid_t fileType, const Store
   }
   auto space = checked(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), maxDims.data()),
                        spec.name + ": dataspace");
-  auto dcpl = datasetCreationList(spec, static_cast<std::int64_t>(H5Tget_size(fileType)), options, compress);
+  auto dcpl = datasetCreationList(spec, static_cast<std::int64_t>(H5Tget_size(fileType)), options,
+                                  compress);
   auto set = checked(H5Dcreate2(group, spec.name.c_str(), fileType, space.get(), H5P_DEFAULT,
                                 dcpl.get(), H5P_DEFAULT),
                      "creating dataset " + spec.name);
@@ -134,11 +138,13 @@ void requireFilters(hid_t set, const std::string& where) {
     unsigned flags = 0, config = 0;
     std::size_t nValues = 0;
     char name[128] = {0};
-    const H5Z_filter_t id =
-        H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nValues, nullptr, sizeof name, name, &config);
+    const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nValues,
+                                           nullptr, sizeof name, name, &config);
     if (id < 0) throw FormatError(where + ": unreadable filter description");
     if (H5Zfilter_avail(id) <= 0) {
-      const std::string label = id == kBloscFilterId ? "Blosc (32001)" : std::string(name) + " (" + std::to_string(id) + ")";
+      const std::string label = id == kBloscFilterId
+                                    ? "Blosc (32001)"
+                                    : std::string(name) + " (" + std::to_string(id) + ")";
       throw ConfigError(where + " is compressed with the HDF5 filter " + label +
                         ", which is not installed here; install hdf5-filter-plugin-blosc-serial "
                         "(Debian) or point HDF5_PLUGIN_PATH at the plugin");
@@ -150,15 +156,18 @@ ArraySpec readArray(hid_t group, const std::string& name, const std::string& gro
                     const std::string& where, std::int64_t rowsWritten, bool activation) {
   const std::string here = where + ": /" + groupName + "/" + name;
   if (H5Lexists(group, name.c_str(), H5P_DEFAULT) <= 0)
-    throw FormatError(where + " lists '" + name + "' but has no dataset /" + groupName + "/" + name);
+    throw FormatError(where + " lists '" + name + "' but has no dataset /" + groupName + "/" +
+                      name);
   auto set = checked(H5Dopen2(group, name.c_str(), H5P_DEFAULT), here);
   const auto extent = h5::datasetExtent(set.get());
   if (extent.empty() || static_cast<std::int64_t>(extent[0]) < rowsWritten)
-    throw FormatError(here + " has fewer rows than the " + std::to_string(rowsWritten) + " written");
+    throw FormatError(here + " has fewer rows than the " + std::to_string(rowsWritten) +
+                      " written");
   requireFilters(set.get(), here);
   ArraySpec spec;
   spec.name = name;
-  for (std::size_t i = 1; i < extent.size(); ++i) spec.rowShape.push_back(static_cast<std::int64_t>(extent[i]));
+  for (std::size_t i = 1; i < extent.size(); ++i)
+    spec.rowShape.push_back(static_cast<std::int64_t>(extent[i]));
   spec.axes = h5::readStringAttribute(set.get(), "axes", here);
   auto type = checked(H5Dget_type(set.get()), here + ": type");
   const auto typeClass = H5Tget_class(type.get());
@@ -211,18 +220,21 @@ void createStoreObjects(hid_t file, const StoreLayout& layout, const StoreOption
   h5::writeStringAttribute(file, "hooks", namesJson(layout.activations));
   h5::writeStringAttribute(file, "inputs", namesJson(layout.inputs));
 
-  auto model = checked(H5Gcreate2(file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "creating /model");
+  auto model =
+      checked(H5Gcreate2(file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "creating /model");
   h5::writeStringAttribute(model.get(), "family", layout.model.family);
   h5::writeStringAttribute(model.get(), "config_json", layout.model.configJson);
   h5::writeStringAttribute(model.get(), "weights_sha256", layout.model.weightsSha256);
   h5::writeStringAttribute(model.get(), "source_folder", layout.model.sourceFolder);
 
-  auto inputs = checked(H5Gcreate2(file, "inputs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "creating /inputs");
+  auto inputs = checked(H5Gcreate2(file, "inputs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                        "creating /inputs");
   for (const auto& spec : layout.inputs)
-    createArray(inputs.get(), spec, inputFileType(spec.dtype), options, false, dtypeName(spec.dtype));
+    createArray(inputs.get(), spec, inputFileType(spec.dtype), options, false,
+                dtypeName(spec.dtype));
 
-  auto activations =
-      checked(H5Gcreate2(file, "activations", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "creating /activations");
+  auto activations = checked(H5Gcreate2(file, "activations", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                             "creating /activations");
   auto half = h5::float16Type();
   const hid_t activationType = options.dtype == StorageDtype::Float16 ? half.get() : H5T_IEEE_F32LE;
   for (const auto& spec : layout.activations)
@@ -239,8 +251,8 @@ StoreHeader readStoreHeader(hid_t file, const std::string& where) {
   header.formatVersion = h5::readIntAttribute(file, "format_version", where);
   if (header.formatVersion > kStoreFormatVersion || header.formatVersion < 1)
     throw FormatError(where + " has format version " + std::to_string(header.formatVersion) +
-                      "; this circuitscope reads versions 1 to " + std::to_string(kStoreFormatVersion) +
-                      " (update circuitscope to read it)");
+                      "; this circuitscope reads versions 1 to " +
+                      std::to_string(kStoreFormatVersion) + " (update circuitscope to read it)");
   header.toolVersion = h5::readStringAttribute(file, "tool_version", where);
   header.created = h5::readStringAttribute(file, "created", where);
   header.complete = h5::readIntAttribute(file, "complete", where) != 0;
@@ -249,7 +261,8 @@ StoreHeader readStoreHeader(hid_t file, const std::string& where) {
   header.layout.dataset = h5::readStringAttribute(file, "dataset", where);
   header.layout.positions = h5::readStringAttribute(file, "positions", where);
   header.options.dtype = parseStorageDtype(h5::readStringAttribute(file, "storage_dtype", where));
-  header.options.compression = parseCompression(h5::readStringAttribute(file, "compression", where));
+  header.options.compression =
+      parseCompression(h5::readStringAttribute(file, "compression", where));
 
   for (const char* group : {"model", "inputs", "activations"}) {
     if (H5Lexists(file, group, H5P_DEFAULT) <= 0)
@@ -259,14 +272,19 @@ StoreHeader readStoreHeader(hid_t file, const std::string& where) {
   const std::string modelWhere = where + ": /model";
   header.layout.model.family = h5::readStringAttribute(model.get(), "family", modelWhere);
   header.layout.model.configJson = h5::readStringAttribute(model.get(), "config_json", modelWhere);
-  header.layout.model.weightsSha256 = h5::readStringAttribute(model.get(), "weights_sha256", modelWhere);
-  header.layout.model.sourceFolder = h5::readStringAttribute(model.get(), "source_folder", modelWhere);
+  header.layout.model.weightsSha256 =
+      h5::readStringAttribute(model.get(), "weights_sha256", modelWhere);
+  header.layout.model.sourceFolder =
+      h5::readStringAttribute(model.get(), "source_folder", modelWhere);
 
   auto inputs = checked(H5Gopen2(file, "inputs", H5P_DEFAULT), where + ": /inputs");
-  for (const auto& name : namesFromJson(h5::readStringAttribute(file, "inputs", where), where + ": attribute 'inputs'"))
-    header.layout.inputs.push_back(readArray(inputs.get(), name, "inputs", where, header.rowsWritten, false));
+  for (const auto& name : namesFromJson(h5::readStringAttribute(file, "inputs", where),
+                                        where + ": attribute 'inputs'"))
+    header.layout.inputs.push_back(
+        readArray(inputs.get(), name, "inputs", where, header.rowsWritten, false));
   auto activations = checked(H5Gopen2(file, "activations", H5P_DEFAULT), where + ": /activations");
-  for (const auto& name : namesFromJson(h5::readStringAttribute(file, "hooks", where), where + ": attribute 'hooks'"))
+  for (const auto& name :
+       namesFromJson(h5::readStringAttribute(file, "hooks", where), where + ": attribute 'hooks'"))
     header.layout.activations.push_back(
         readArray(activations.get(), name, "activations", where, header.rowsWritten, true));
   return header;

@@ -49,8 +49,8 @@ struct ModelIdentity {
 struct ArraySpec {
   std::string name;
   std::vector<std::int64_t> rowShape;
-  std::string axes;         ///< comma-separated, starting with "example"
-  c10::ScalarType dtype;    ///< inputs: the stored dtype; activations: the model's dtype
+  std::string axes;       ///< comma-separated, starting with "example"
+  c10::ScalarType dtype;  ///< inputs: the stored dtype; activations: the model's dtype
 };
 
 /// Everything fixed when a store is created.

@@ -18,7 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kPatterns = {"blocks.*.hook_resid_post", "blocks.0.attn.hook_pattern",
+const std::vector<std::string> kPatterns = {"blocks.*.hook_resid_post",
+                                            "blocks.0.attn.hook_pattern",
                                             "blocks.1.attn.hook_result", "blocks.0.mlp.hook_post"};
 
 // Induction rows whose odd examples end early (right padding, attention mask 0).
@@ -64,8 +65,8 @@ struct Fixture {
 };
 
 // The cache-run reference for rows [begin, begin + count) in one forward pass.
-hooks::ActivationCache reference(models::Model& model, const data::Dataset& dataset, std::int64_t begin,
-                                 std::int64_t count) {
+hooks::ActivationCache reference(models::Model& model, const data::Dataset& dataset,
+                                 std::int64_t begin, std::int64_t count) {
   c10::InferenceMode guard;
   const auto batch = dataset.batch(begin, count);
   hooks::ActivationCache cache;
@@ -80,7 +81,8 @@ TEST(Recording, Float32StoreEqualsACacheRunBitForBit) {
   RecordOptions options;
   options.hookPatterns = kPatterns;
   options.batchSize = 4;
-  const auto result = recordActivations(*f.model, dataset, f.identity, dir / "r.h5", options, noProgress());
+  const auto result =
+      recordActivations(*f.model, dataset, f.identity, dir / "r.h5", options, noProgress());
   EXPECT_TRUE(result.complete);
   EXPECT_EQ(result.rowsInStore, 10);
   EXPECT_EQ(result.hooks.size(), 5u);
@@ -97,7 +99,8 @@ TEST(Recording, Float32StoreEqualsACacheRunBitForBit) {
       SCOPED_TRACE(hook + " rows " + std::to_string(begin));
       EXPECT_TRUE(at::equal(store.readActivations(hook, begin, count), cache.at(hook)));
     }
-    EXPECT_TRUE(at::equal(store.readInput("tokens", begin, count), dataset.batch(begin, count).tokens));
+    EXPECT_TRUE(
+        at::equal(store.readInput("tokens", begin, count), dataset.batch(begin, count).tokens));
   }
 }
 
@@ -124,7 +127,8 @@ TEST(Recording, LastPositionIsEachExamplesLastRealToken) {
       EXPECT_TRUE(at::equal(resid[0][0], cache.at("blocks.1.hook_resid_post")[r][p]));
       // Patterns keep every key position of the selected query.
       const auto pattern = store.readActivations("blocks.0.attn.hook_pattern", begin + r, 1);
-      EXPECT_TRUE(at::equal(pattern[0].select(1, 0), cache.at("blocks.0.attn.hook_pattern")[r].select(1, p)));
+      EXPECT_TRUE(at::equal(pattern[0].select(1, 0),
+                            cache.at("blocks.0.attn.hook_pattern")[r].select(1, p)));
     }
   }
 }
@@ -141,12 +145,14 @@ TEST(Recording, PositionListKeepsTheListedPositions) {
   const auto stored = store.readActivations("blocks.0.hook_resid_post", 0, 4);
   ASSERT_EQ(stored.sizes().vec(), (std::vector<std::int64_t>{4, 3, 64}));
   const auto cache = reference(*f.model, dataset, 0, 4);
-  const auto expected = cache.at("blocks.0.hook_resid_post").index_select(1, at::tensor({0, 21, 39}, at::kLong));
+  const auto expected =
+      cache.at("blocks.0.hook_resid_post").index_select(1, at::tensor({0, 21, 39}, at::kLong));
   EXPECT_TRUE(at::equal(stored, expected));
 
   options.positions = "0,40";
-  const auto message = test::messageOf<ConfigError>(
-      [&] { recordActivations(*f.model, dataset, f.identity, dir / "bad.h5", options, noProgress()); });
+  const auto message = test::messageOf<ConfigError>([&] {
+    recordActivations(*f.model, dataset, f.identity, dir / "bad.h5", options, noProgress());
+  });
   EXPECT_NE(message.find("position 40 is beyond the 40 positions"), std::string::npos) << message;
   EXPECT_FALSE(fs::exists(dir / "bad.h5")) << "a failed first batch must not leave a file";
 }
@@ -163,7 +169,9 @@ TEST(Recording, CancelKeepsWholeBatchesAndResumeMatchesAnUninterruptedRun) {
   // Cancel as the fourth batch is read, as a user's Cancel or Ctrl-C would arrive mid-run.
   Progress progress;
   const CancellingDataset cancelling(dataset, progress, 6);
-  EXPECT_THROW(recordActivations(*f.model, cancelling, f.identity, dir / "cut.h5", options, progress), Cancelled);
+  EXPECT_THROW(
+      recordActivations(*f.model, cancelling, f.identity, dir / "cut.h5", options, progress),
+      Cancelled);
   std::int64_t kept = 0;
   {
     const data::ActivationStoreReader cut(dir / "cut.h5");
@@ -173,7 +181,8 @@ TEST(Recording, CancelKeepsWholeBatchesAndResumeMatchesAnUninterruptedRun) {
     EXPECT_EQ(kept, 8);
   }
   options.mode = data::StoreOpenMode::Resume;
-  const auto resumed = recordActivations(*f.model, dataset, f.identity, dir / "cut.h5", options, noProgress());
+  const auto resumed =
+      recordActivations(*f.model, dataset, f.identity, dir / "cut.h5", options, noProgress());
   EXPECT_EQ(resumed.rowsThisRun, 12 - kept);
   EXPECT_EQ(resumed.rowsInStore, 12);
 
@@ -194,7 +203,8 @@ TEST(Recording, AppendAddsExamplesAndRefusesAnotherModel) {
   options.hookPatterns = {"blocks.*.hook_resid_post"};
   recordActivations(*f.model, dataset, f.identity, dir / "a.h5", options, noProgress());
   options.mode = data::StoreOpenMode::Append;
-  const auto appended = recordActivations(*f.model, dataset, f.identity, dir / "a.h5", options, noProgress());
+  const auto appended =
+      recordActivations(*f.model, dataset, f.identity, dir / "a.h5", options, noProgress());
   EXPECT_EQ(appended.rowsInStore, 8);
   {
     const data::ActivationStoreReader store(dir / "a.h5");
@@ -215,7 +225,9 @@ TEST(Recording, PatternsThatMatchNothingAreRefusedBeforeAnyFile) {
   test::TempDir dir;
   RecordOptions options;
   options.hookPatterns = {"blocks.*.hook_nothing"};
-  EXPECT_THROW(recordActivations(*f.model, dataset, f.identity, dir / "n.h5", options, noProgress()), ConfigError);
+  EXPECT_THROW(
+      recordActivations(*f.model, dataset, f.identity, dir / "n.h5", options, noProgress()),
+      ConfigError);
   EXPECT_FALSE(fs::exists(dir / "n.h5"));
 }
 

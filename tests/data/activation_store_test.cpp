@@ -24,13 +24,15 @@ data::StoreLayout sampleLayout(const std::string& digest = "abc123") {
   layout.dataset = "synthetic: 10 rows";
   layout.positions = "all";
   layout.inputs = {{"tokens", {5}, "example,pos", at::kLong}};
-  layout.activations = {{"blocks.0.hook_resid_post", {5, 3}, "example,pos,d_model", at::kFloat},
-                        {"blocks.0.attn.hook_pattern", {2, 5, 5}, "example,head,query_pos,key_pos", at::kFloat}};
+  layout.activations = {
+      {"blocks.0.hook_resid_post", {5, 3}, "example,pos,d_model", at::kFloat},
+      {"blocks.0.attn.hook_pattern", {2, 5, 5}, "example,head,query_pos,key_pos", at::kFloat}};
   return layout;
 }
 
 // Rows [begin, begin + rows) of deterministic content, in the storage dtype.
-data::StoreBatch sampleBatch(std::int64_t begin, std::int64_t rows, c10::ScalarType storage = at::kFloat) {
+data::StoreBatch sampleBatch(std::int64_t begin, std::int64_t rows,
+                             c10::ScalarType storage = at::kFloat) {
   data::StoreBatch batch;
   batch.inputs.push_back(at::arange(begin * 5, (begin + rows) * 5, at::kLong).view({rows, 5}));
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1000 + static_cast<std::uint64_t>(begin));
@@ -41,7 +43,8 @@ data::StoreBatch sampleBatch(std::int64_t begin, std::int64_t rows, c10::ScalarT
 
 // Raw HDF5 access for corrupting a store the way another tool or a bug might.
 struct RawFile {
-  explicit RawFile(const std::filesystem::path& path) : id(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)) {}
+  explicit RawFile(const std::filesystem::path& path)
+      : id(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)) {}
   ~RawFile() {
     if (id >= 0) H5Fclose(id);
   }
@@ -53,8 +56,8 @@ struct RawFile {
   hid_t id;
 };
 
-void writeStore(const std::filesystem::path& path, const data::StoreOptions& options, int batches = 2,
-                bool complete = true) {
+void writeStore(const std::filesystem::path& path, const data::StoreOptions& options,
+                int batches = 2, bool complete = true) {
   auto writer = ActivationStoreWriter::open(path, sampleLayout(), options, StoreOpenMode::Create);
   const auto storage = options.dtype == data::StorageDtype::Float16 ? at::kHalf : at::kFloat;
   for (int b = 0; b < batches; ++b) writer->write(sampleBatch(b * 4, 4, storage));
@@ -71,11 +74,14 @@ TEST(ActivationStore, Float32RoundTripIsExactAndHeaderIsComplete) {
   EXPECT_EQ(store.header().layout.model.weightsSha256, "abc123");
   EXPECT_EQ(store.header().layout.model.family, "gpt2");
   EXPECT_EQ(store.header().layout.dataset, "synthetic: 10 rows");
-  EXPECT_EQ(store.hooks(), (std::vector<std::string>{"blocks.0.hook_resid_post", "blocks.0.attn.hook_pattern"}));
+  EXPECT_EQ(store.hooks(),
+            (std::vector<std::string>{"blocks.0.hook_resid_post", "blocks.0.attn.hook_pattern"}));
   EXPECT_EQ(store.activation("blocks.0.attn.hook_pattern").axes, "example,head,query_pos,key_pos");
   const auto expected = sampleBatch(4, 4);
-  EXPECT_TRUE(at::equal(store.readActivations("blocks.0.hook_resid_post", 4, 4), expected.activations[0]));
-  EXPECT_TRUE(at::equal(store.readActivations("blocks.0.attn.hook_pattern", 4, 4), expected.activations[1]));
+  EXPECT_TRUE(
+      at::equal(store.readActivations("blocks.0.hook_resid_post", 4, 4), expected.activations[0]));
+  EXPECT_TRUE(at::equal(store.readActivations("blocks.0.attn.hook_pattern", 4, 4),
+                        expected.activations[1]));
   EXPECT_TRUE(at::equal(store.readInput("tokens", 0, 8), at::arange(40, at::kLong).view({8, 5})));
   const auto matrix = store.readMatrix("blocks.0.hook_resid_post", 4, 2);
   ASSERT_EQ(matrix.rows(), 2);
@@ -129,7 +135,8 @@ TEST(ActivationStore, ReadsOnlyCommittedRowsOfAnIncompleteStore) {
   const ActivationStoreReader store(path);
   EXPECT_FALSE(store.complete());
   EXPECT_EQ(store.rows(), 4);
-  const auto message = test::messageOf<ConfigError>([&] { store.readActivations("blocks.0.hook_resid_post", 2, 4); });
+  const auto message = test::messageOf<ConfigError>(
+      [&] { store.readActivations("blocks.0.hook_resid_post", 2, 4); });
   EXPECT_NE(message.find("outside the 4 written"), std::string::npos) << message;
 }
 
@@ -155,8 +162,9 @@ TEST(ActivationStore, ResumeAndAppendCheckModelAndState) {
   message = test::messageOf<ConfigError>(
       [&] { ActivationStoreWriter::open(partial, sampleLayout(), {}, StoreOpenMode::Append); });
   EXPECT_NE(message.find("incomplete"), std::string::npos) << message;
-  message = test::messageOf<ConfigError>(
-      [&] { ActivationStoreWriter::open(complete, sampleLayout("fff999"), {}, StoreOpenMode::Append); });
+  message = test::messageOf<ConfigError>([&] {
+    ActivationStoreWriter::open(complete, sampleLayout("fff999"), {}, StoreOpenMode::Append);
+  });
   EXPECT_NE(message.find("different model"), std::string::npos) << message;
   auto otherHooks = sampleLayout();
   otherHooks.activations.pop_back();
@@ -173,12 +181,14 @@ TEST(ActivationStore, ResumeAndAppendCheckModelAndState) {
   }
   const ActivationStoreReader store(complete);
   EXPECT_EQ(store.rows(), 12);
-  EXPECT_TRUE(at::equal(store.readActivations("blocks.0.hook_resid_post", 8, 4), sampleBatch(8, 4).activations[0]));
+  EXPECT_TRUE(at::equal(store.readActivations("blocks.0.hook_resid_post", 8, 4),
+                        sampleBatch(8, 4).activations[0]));
 }
 
 TEST(ActivationStore, WriterRejectsBatchesOfTheWrongShapeOrDtype) {
   test::TempDir dir;
-  auto writer = ActivationStoreWriter::open(dir / "w.h5", sampleLayout(), {}, StoreOpenMode::Create);
+  auto writer =
+      ActivationStoreWriter::open(dir / "w.h5", sampleLayout(), {}, StoreOpenMode::Create);
   auto batch = sampleBatch(0, 2);
   batch.activations[0] = at::zeros({2, 5, 4});
   auto message = test::messageOf<ShapeError>([&] { writer->write(batch); });
@@ -227,7 +237,8 @@ TEST(ActivationStore, MissingDatasetIsNamed) {
     H5Ldelete(raw.id, "activations/blocks.0.attn.hook_pattern", H5P_DEFAULT);
   }
   const auto message = test::messageOf<FormatError>([&] { ActivationStoreReader{path}; });
-  EXPECT_NE(message.find("no dataset /activations/blocks.0.attn.hook_pattern"), std::string::npos) << message;
+  EXPECT_NE(message.find("no dataset /activations/blocks.0.attn.hook_pattern"), std::string::npos)
+      << message;
 }
 
 TEST(ActivationStore, RowsWrittenBeyondTheDataIsAFormatError) {
@@ -242,8 +253,9 @@ TEST(ActivationStore, RowsWrittenBeyondTheDataIsAFormatError) {
 TEST(ActivationStore, OptionNamesAreParsedStrictly) {
   EXPECT_EQ(data::parseStorageDtype("f16"), data::StorageDtype::Float16);
   EXPECT_EQ(data::parseCompression("blosc"), data::Compression::Blosc);
-  EXPECT_NE(test::messageOf<ConfigError>([] { data::parseCompression("zip"); }).find("none, gzip, blosc"),
-            std::string::npos);
+  EXPECT_NE(
+      test::messageOf<ConfigError>([] { data::parseCompression("zip"); }).find("none, gzip, blosc"),
+      std::string::npos);
   EXPECT_NE(test::messageOf<ConfigError>([] { data::parseStorageDtype("f64"); }).find("f32, f16"),
             std::string::npos);
 }

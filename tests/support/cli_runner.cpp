@@ -26,7 +26,8 @@ std::string shellQuote(const std::string& arg) {
   return quoted + "'";
 }
 
-CliResult runCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+CliResult runCli(const std::vector<std::string>& args,
+                 const std::map<std::string, std::string>& env) {
   TempDir scratch;
   const auto errPath = scratch / "stderr.txt";
   std::string command;

@@ -15,7 +15,8 @@ struct CliResult {
 };
 
 /// Runs the CLI with `--threads 1` (a global option, so before the subcommand) and `args`.
-CliResult runCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
+CliResult runCli(const std::vector<std::string>& args,
+                 const std::map<std::string, std::string>& env = {});
 
 /// `arg` quoted for /bin/sh.
 std::string shellQuote(const std::string& arg);
