@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <memory>
 
 #include "core/error.h"
 #include "core/fault_injection.h"
@@ -105,11 +104,13 @@ RecordResult recordActivations(models::Model& model, const data::Dataset& datase
   // store's own dtype and compression.
   std::int64_t begin = 0;
   data::StoreOptions storeOptions = options.store;
+  data::StoreLayout existingLayout;
   const bool existing =
       options.mode == data::StoreOpenMode::Resume || options.mode == data::StoreOpenMode::Append;
   if (existing && fs::exists(path)) {
     const data::ActivationStoreReader store(path);
     storeOptions = store.header().options;
+    existingLayout = store.header().layout;
     if (options.mode == data::StoreOpenMode::Resume) begin = store.rows();
     if (begin > rows)
       throw ConfigError(path.string() + " already holds " + std::to_string(begin) +
@@ -154,11 +155,12 @@ RecordResult recordActivations(models::Model& model, const data::Dataset& datase
 
   RecordResult result;
   for (const auto& p : points) result.hooks.push_back(hooks::hookName(p.kind, p.layer));
+  if (rows == 0) throw ConfigError("record: " + dataset.describe() + " has no examples");
   if (begin == rows) {
     // A resume with nothing left to record just marks the store complete.
-    auto layout = data::ActivationStoreReader(path).header().layout;
-    layout.model = identity;  // so that a different model is still refused
-    auto writer = data::ActivationStoreWriter::open(path, layout, storeOptions, options.mode);
+    existingLayout.model = identity;  // so that a different model is still refused
+    auto writer =
+        data::ActivationStoreWriter::open(path, existingLayout, storeOptions, options.mode);
     writer->markComplete();
     result.rowsInStore = writer->rowsWritten();
     result.complete = true;

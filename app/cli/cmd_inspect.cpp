@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/commands.h"
+#include "data/dtype.h"
 #include "data/store/activation_store_reader.h"
 
 namespace cs::cli {
@@ -21,21 +22,6 @@ std::string shapeText(std::int64_t rows, const std::vector<std::int64_t>& rowSha
   std::string text = "[" + std::to_string(rows);
   for (auto d : rowShape) text += ", " + std::to_string(d);
   return text + "]";
-}
-
-std::string dtypeLabel(c10::ScalarType t) {
-  switch (t) {
-    case c10::ScalarType::Long:
-      return "int64";
-    case c10::ScalarType::Byte:
-      return "uint8";
-    case c10::ScalarType::Half:
-      return "float16";
-    case c10::ScalarType::BFloat16:
-      return "bfloat16";
-    default:
-      return "float32";
-  }
 }
 
 void inspectCommand(const InspectArgs& args) {
@@ -65,7 +51,7 @@ void inspectCommand(const InspectArgs& args) {
         arrays.push_back({{"name", a.name},
                           {"shape", shape},
                           {"axes", a.axes},
-                          {"source_dtype", dtypeLabel(a.dtype)}});
+                          {"source_dtype", data::dtypeDisplayName(a.dtype)}});
       }
       j[key] = arrays;
     }
@@ -88,12 +74,12 @@ void inspectCommand(const InspectArgs& args) {
   for (const auto& a : h.layout.inputs)
     std::printf("  %-32s %-24s %-28s %s\n", a.name.c_str(),
                 shapeText(h.rowsWritten, a.rowShape).c_str(), a.axes.c_str(),
-                dtypeLabel(a.dtype).c_str());
+                data::dtypeDisplayName(a.dtype).c_str());
   std::printf("hooks (%zu)\n", h.layout.activations.size());
   for (const auto& a : h.layout.activations)
     std::printf("  %-32s %-24s %-28s from %s\n", a.name.c_str(),
                 shapeText(h.rowsWritten, a.rowShape).c_str(), a.axes.c_str(),
-                dtypeLabel(a.dtype).c_str());
+                data::dtypeDisplayName(a.dtype).c_str());
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/version.h"
+#include "data/dtype.h"
 #include "data/store/hdf5_handle.h"
 
 namespace cs::data {
@@ -28,31 +29,22 @@ std::string utcNow() {
   return text;
 }
 
+// The dtypes a store holds, named as everywhere else (data::dtypeDisplayName).
+constexpr c10::ScalarType kStorableTypes[] = {c10::ScalarType::Long,     c10::ScalarType::Byte,
+                                              c10::ScalarType::Float,    c10::ScalarType::Half,
+                                              c10::ScalarType::BFloat16, c10::ScalarType::Double};
+
 std::string dtypeName(c10::ScalarType dtype) {
-  switch (dtype) {
-    case c10::ScalarType::Long:
-      return "int64";
-    case c10::ScalarType::Byte:
-    case c10::ScalarType::Bool:
-      return "uint8";
-    case c10::ScalarType::Float:
-      return "float32";
-    case c10::ScalarType::Half:
-      return "float16";
-    case c10::ScalarType::BFloat16:
-      return "bfloat16";
-    case c10::ScalarType::Double:
-      return "float64";
-    default:
-      break;
+  if (dtype == c10::ScalarType::Bool) dtype = c10::ScalarType::Byte;  // masks are stored as uint8
+  for (auto t : kStorableTypes) {
+    if (t == dtype) return dtypeDisplayName(t);
   }
   throw ConfigError(std::string("the activation store cannot hold ") + c10::toString(dtype));
 }
 
 c10::ScalarType dtypeFromName(const std::string& name, const std::string& where) {
-  for (auto t : {c10::ScalarType::Long, c10::ScalarType::Byte, c10::ScalarType::Float,
-                 c10::ScalarType::Half, c10::ScalarType::BFloat16, c10::ScalarType::Double}) {
-    if (dtypeName(t) == name) return t;
+  for (auto t : kStorableTypes) {
+    if (dtypeDisplayName(t) == name) return t;
   }
   throw FormatError(where + ": unknown dtype '" + name + "'");
 }
