@@ -18,6 +18,7 @@
 #include "bench_util.h"
 #include "core/gemm_speed.h"
 #include "core/threads.h"
+#include "gpt2_small_shape.h"
 #include "models/random_checkpoint.h"
 
 namespace {
@@ -102,15 +103,8 @@ int main(int argc, char** argv) {
   const int tokens = bench::argInt(argc, argv, "--tokens", 128);
   const int rounds = bench::argInt(argc, argv, "--rounds", 7);
 
-  models::ModelShape shape;
-  shape.family = "gpt2";
-  shape.nLayers = bench::argInt(argc, argv, "--layers", 12);
-  shape.dModel = 768;
-  shape.nHeads = 12;
-  shape.dMlp = 3072;
-  shape.dVocab = 50257;
-  shape.nCtx = 1024;
-  const auto config = models::configForShape(shape);
+  const auto config =
+      models::configForShape(bench::gpt2SmallShape(bench::argInt(argc, argv, "--layers", 12)));
   auto model = models::randomTransformer(config, 0);
   std::cerr << "model: " << model->weights().parameterCount() << " parameters, " << threads
             << " threads\n";

@@ -16,6 +16,7 @@
 
 #include "analysis/recording.h"
 #include "bench/bench_util.h"
+#include "bench/gpt2_small_shape.h"
 #include "core/threads.h"
 #include "data/token_dataset.h"
 #include "models/random_checkpoint.h"
@@ -26,15 +27,7 @@ namespace fs = std::filesystem;
 using namespace cs;
 
 std::unique_ptr<models::Transformer> gpt2Small() {
-  models::ModelShape shape;
-  shape.family = "gpt2";
-  shape.nLayers = 12;
-  shape.dModel = 768;
-  shape.nHeads = 12;
-  shape.dMlp = 3072;
-  shape.dVocab = 50257;
-  shape.nCtx = 1024;
-  return models::randomTransformer(models::configForShape(shape), 0);
+  return models::randomTransformer(models::configForShape(bench::gpt2SmallShape()), 0);
 }
 
 data::TokenRowsDataset sequences(int rows, int tokens) {
