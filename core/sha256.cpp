@@ -11,11 +11,34 @@
 
 namespace cs {
 
-std::string sha256OfFiles(const std::vector<std::filesystem::path>& files, Progress& progress) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
-                                                                  EVP_MD_CTX_free);
+namespace {
+
+using Sha256Context = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+
+Sha256Context newSha256() {
+  Sha256Context context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   if (!context || EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1)
     throw Error("SHA-256 is not available from OpenSSL");
+  return context;
+}
+
+std::string finalHex(EVP_MD_CTX* context) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned length = 0;
+  EVP_DigestFinal_ex(context, digest, &length);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned i = 0; i < length; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 15];
+  }
+  return hex;
+}
+
+}  // namespace
+
+std::string sha256OfFiles(const std::vector<std::filesystem::path>& files, Progress& progress) {
+  auto context = newSha256();
   std::uintmax_t total = 0, done = 0;
   for (const auto& file : files) {
     std::error_code error;
@@ -35,16 +58,13 @@ std::string sha256OfFiles(const std::vector<std::filesystem::path>& files, Progr
     if (std::ferror(in.get()))
       throw IoError("error reading " + file.string() + " to compute its digest");
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned length = 0;
-  EVP_DigestFinal_ex(context.get(), digest, &length);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 15];
-  }
-  return hex;
+  return finalHex(context.get());
+}
+
+std::string sha256OfBytes(std::string_view bytes) {
+  auto context = newSha256();
+  EVP_DigestUpdate(context.get(), bytes.data(), bytes.size());
+  return finalHex(context.get());
 }
 
 }  // namespace cs

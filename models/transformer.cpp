@@ -251,14 +251,32 @@ at::Tensor Transformer::embed(const ModelInput& input, Context& ctx) {
 at::Tensor Transformer::block(int layer, at::Tensor x, const Context& ctx) {
   const auto& w = m_weights.blocks[layer];
   x = m_hooks.fire(HookKind::ResidPre, layer, std::move(x));
-  auto normed = m_hooks.fire(HookKind::Ln1Normalized, layer,
-                             applyNorm(x, w.ln1, m_config.norm, m_config.normEps));
-  auto attnOut = m_hooks.fire(HookKind::AttnOut, layer, attention(layer, normed, ctx));
-  auto mid = m_hooks.fire(HookKind::ResidMid, layer, x + attnOut);
-  normed = m_hooks.fire(HookKind::Ln2Normalized, layer,
-                        applyNorm(mid, w.ln2, m_config.norm, m_config.normEps));
+  // A skipped sublayer is not computed and fires none of its own hook points: the residual
+  // stream passes through it unchanged.
+  at::Tensor mid;  // [B, T, D]
+  if (m_config.skipsAttention(layer)) {
+    mid = m_hooks.fire(HookKind::ResidMid, layer, std::move(x));
+  } else {
+    auto normed = m_hooks.fire(HookKind::Ln1Normalized, layer,
+                               applyNorm(x, w.ln1, m_config.norm, m_config.normEps));
+    auto attnOut = m_hooks.fire(HookKind::AttnOut, layer, attention(layer, normed, ctx));
+    mid = m_hooks.fire(HookKind::ResidMid, layer, x + attnOut);
+  }
+  if (m_config.skipsMlp(layer)) return m_hooks.fire(HookKind::ResidPost, layer, std::move(mid));
+  auto normed = m_hooks.fire(HookKind::Ln2Normalized, layer,
+                             applyNorm(mid, w.ln2, m_config.norm, m_config.normEps));
   auto mlpOut = m_hooks.fire(HookKind::MlpOut, layer, mlp(layer, normed));
   return m_hooks.fire(HookKind::ResidPost, layer, mid + mlpOut);
+}
+
+void Transformer::setSkipped(int layer, Sublayer sublayer, bool skipped) {
+  if (layer < 0 || layer >= m_config.nLayers) {
+    throw ConfigError("layer " + std::to_string(layer) + " does not exist; the model has " +
+                      std::to_string(m_config.nLayers) + " layers");
+  }
+  auto& flags = sublayer == Sublayer::Attention ? m_config.attnSkipped : m_config.mlpSkipped;
+  if (flags.empty()) flags.assign(m_config.nLayers, false);
+  flags[layer] = skipped;
 }
 
 at::Tensor Transformer::attention(int layer, const at::Tensor& x, const Context& ctx) {
@@ -280,7 +298,10 @@ at::Tensor Transformer::attention(int layer, const at::Tensor& x, const Context&
   }
   double scale = 1.0 / std::sqrt(static_cast<double>(E));
   if (m_config.scaleAttnByInverseLayer) scale /= (layer + 1);
-  auto scores = attentionScores(q, k, scale);  // [B, H, T, T]
+  static const std::vector<int> kEvenGrouping;
+  const auto& kvMap =
+      m_config.kvHeadOfQuery.empty() ? kEvenGrouping : m_config.kvHeadOfQuery[layer];
+  auto scores = attentionScores(q, k, scale, kvMap);  // [B, H, T, T]
   if (ctx.keyMask.defined()) {
     // The lowest finite value, not -inf: a row with every key hidden (a padding query) then
     // gives a uniform pattern instead of NaN.
@@ -288,7 +309,7 @@ at::Tensor Transformer::attention(int layer, const at::Tensor& x, const Context&
   }
   scores = m_hooks.fire(HookKind::AttnScores, layer, std::move(scores));
   auto pattern = m_hooks.fire(HookKind::Pattern, layer, at::softmax(scores, -1));
-  auto z = m_hooks.fire(HookKind::Z, layer, attentionMix(pattern, v));          // [B, T, H, E]
+  auto z = m_hooks.fire(HookKind::Z, layer, attentionMix(pattern, v, kvMap));   // [B, T, H, E]
   auto out = project(z.reshape({B, T, H * E}), w.W_O.view({H * E, D}), w.b_O);  // [B, T, D]
   if (m_hooks.active(HookKind::Result, layer)) {
     const auto result = at::einsum("bthe,hed->bthd", {z, w.W_O});  // [B, T, H, D]
@@ -305,6 +326,12 @@ at::Tensor Transformer::attention(int layer, const at::Tensor& x, const Context&
 
 at::Tensor Transformer::mlp(int layer, const at::Tensor& x) {
   const auto& w = m_weights.blocks[layer].mlp;
+  if (w.W_out.size(0) == 0) {
+    // No neurons left (a compacted model): only the output bias remains. The products below
+    // cannot run with F == 0 (a [B T, 0] reshape is ambiguous).
+    auto out = at::zeros_like(x);
+    return w.b_out.defined() ? out + w.b_out : out;
+  }
   at::Tensor post;  // [B, T, F]
   if (m_config.gatedMlp) {
     auto pre = m_hooks.fire(HookKind::MlpPre, layer, project(x, w.W_gate));

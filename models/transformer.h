@@ -16,6 +16,8 @@
 
 namespace cs::models {
 
+enum class Sublayer { Attention, Mlp };
+
 class Transformer final : public Model {
  public:
   /// Checks every weight's shape against the config (ShapeError naming the weight).
@@ -29,6 +31,9 @@ class Transformer final : public Model {
   /// Mutable for pruning and editing; keep shapes as they are.
   TransformerWeights& weights() { return m_weights; }
   const TransformerWeights& weights() const { return m_weights; }
+
+  /// Skips (drops) or restores a sublayer of one block; ConfigError for a layer out of range.
+  void setSkipped(int layer, Sublayer sublayer, bool skipped);
 
   c10::Device device() const;
   at::ScalarType dtype() const;

@@ -22,6 +22,8 @@ struct RopeConfig {
   double lowFreqFactor = 1.0;
   double highFreqFactor = 4.0;
   std::int64_t originalContext = 8192;
+
+  bool operator==(const RopeConfig&) const = default;
 };
 
 struct TransformerConfig {
@@ -33,9 +35,16 @@ struct TransformerConfig {
   std::vector<int> nHeads;    ///< per layer
   std::vector<int> nKvHeads;  ///< per layer; == nHeads without grouped-query attention
   std::vector<int> dMlp;      ///< per layer
-  int nCtx = 0;               ///< largest position (learned/rotary tables)
-  int dVocab = 0;             ///< language models
-  int nClasses = 0;           ///< classifiers
+  /// Per layer, the key/value head each query head reads. Empty (or an empty layer) means the
+  /// even grouping: query head h reads h / (H / Hkv). Compacted grouped-query models need it.
+  std::vector<std::vector<int>> kvHeadOfQuery;
+  /// Per layer, sublayers that are skipped (dropped): the residual passes through unchanged.
+  /// Empty means none. Masks set these at run time; compacted models store them.
+  std::vector<bool> attnSkipped;
+  std::vector<bool> mlpSkipped;
+  int nCtx = 0;      ///< largest position (learned/rotary tables)
+  int dVocab = 0;    ///< language models
+  int nClasses = 0;  ///< classifiers
   std::vector<std::string> classLabels;
 
   NormKind norm = NormKind::LayerNorm;
@@ -64,10 +73,16 @@ struct TransformerConfig {
   }
   /// Width of the output: vocabulary or classes.
   int dOutput() const { return head == HeadKind::Classifier ? nClasses : dVocab; }
+  bool skipsAttention(int layer) const { return !attnSkipped.empty() && attnSkipped[layer]; }
+  bool skipsMlp(int layer) const { return !mlpSkipped.empty() && mlpSkipped[layer]; }
+  /// The key/value head query head `head` of `layer` reads.
+  int kvHeadOf(int layer, int head) const;
   /// Sets every per-layer vector to the same value (nLayers must be set).
   void setUniform(int heads, int kvHeads, int mlpWidth);
   /// Throws ConfigError if sizes are missing or inconsistent.
   void validate() const;
+
+  bool operator==(const TransformerConfig&) const = default;
 };
 
 std::string activationName(Activation activation);

@@ -12,6 +12,10 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/shape_text.h"
+#include "data/image.h"
+#include "data/image_preprocessor.h"
+#include "data/tokenizer.h"
 #include "models/loaders/hf_loader.h"
 
 namespace cs::cli {
@@ -98,6 +102,35 @@ ParsedIds padRows(const std::vector<std::vector<int64_t>>& rows) {
     if (ragged) parsed.mask[b].narrow(0, 0, n).fill_(1);
   }
   return parsed;
+}
+
+std::vector<int64_t> promptIds(const data::Tokenizer& tokenizer, const std::string& prompt) {
+  auto ids = tokenizer.encode(prompt);
+  if (ids.empty()) throw ConfigError("prompt \"" + prompt + "\" gives no tokens");
+  if (const auto prefix = tokenizer.prefixTokenId()) ids.insert(ids.begin(), *prefix);
+  return ids;
+}
+
+at::Tensor preprocessImages(const std::string& folder, const models::TransformerConfig& config,
+                            const std::vector<data::Image>& images,
+                            const std::vector<std::string>& paths) {
+  if (config.nChannels != 3) {
+    throw ConfigError(folder + " expects " + std::to_string(config.nChannels) +
+                      " channels; images give RGB (3 channels)");
+  }
+  const auto preprocessor = data::loadImagePreprocessor(folder, config.imageSize);
+  std::vector<at::Tensor> rows;
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    auto row = preprocessor.preprocess(images[i]);  // [3, H, W]
+    if (row.size(1) != config.imageSize || row.size(2) != config.imageSize) {
+      throw ShapeError(paths[i] + ": preprocessed to " + std::to_string(row.size(1)) + "x" +
+                       std::to_string(row.size(2)) + " pixels but the model expects " +
+                       std::to_string(config.imageSize) + "x" + std::to_string(config.imageSize) +
+                       "; check size in preprocessor_config.json");
+    }
+    rows.push_back(std::move(row));
+  }
+  return at::stack(rows);  // [B, 3, H, W]
 }
 
 }  // namespace cs::cli

@@ -14,6 +14,10 @@
 namespace CLI {
 class App;
 }
+namespace cs::data {
+class Tokenizer;
+struct Image;
+}  // namespace cs::data
 
 namespace cs::cli {
 
@@ -54,5 +58,15 @@ ParsedIds parseIds(const std::string& text);
 ParsedIds padRows(const std::vector<std::vector<int64_t>>& rows);
 
 at::ScalarType parseDtype(const std::string& name);
+
+/// A prompt's token ids, with the beginning-of-sequence token first when the model expects one
+/// (Llama-style). ConfigError when the prompt gives no tokens.
+std::vector<int64_t> promptIds(const data::Tokenizer& tokenizer, const std::string& prompt);
+
+/// Decoded images preprocessed for the image model in `folder` (preprocessor_config.json) as
+/// one batch [B, 3, H, W]; `paths` name the images in messages.
+at::Tensor preprocessImages(const std::string& folder, const models::TransformerConfig& config,
+                            const std::vector<data::Image>& images,
+                            const std::vector<std::string>& paths);
 
 }  // namespace cs::cli

@@ -13,7 +13,6 @@
 #include "core/error.h"
 #include "core/threads.h"
 #include "data/image.h"
-#include "data/image_preprocessor.h"
 #include "data/safetensors.h"
 #include "data/tokenizer.h"
 #include "models/cache_run.h"
@@ -105,15 +104,8 @@ void runCommand(const RunArgs& args, const GlobalOptions& options) {
   std::unique_ptr<data::Tokenizer> tokenizer;
   if (!args.prompts.empty()) {
     tokenizer = data::loadTokenizer(args.folder);
-    // Llama-style models expect their beginning-of-sequence token before the prompt.
-    const auto prefix = tokenizer->prefixTokenId();
     std::vector<std::vector<int64_t>> rows;
-    for (const auto& prompt : args.prompts) {
-      auto ids = tokenizer->encode(prompt);
-      if (ids.empty()) throw ConfigError("--prompt \"" + prompt + "\" gives no tokens");
-      if (prefix) ids.insert(ids.begin(), *prefix);
-      rows.push_back(std::move(ids));
-    }
+    for (const auto& prompt : args.prompts) rows.push_back(promptIds(*tokenizer, prompt));
     const auto parsed = padRows(rows);
     input.tokens = parsed.ids;
     input.attentionMask = parsed.mask;
@@ -129,22 +121,7 @@ void runCommand(const RunArgs& args, const GlobalOptions& options) {
   auto model = loadModel(args.folder, options);
   const bool imageModel = model->config().input == models::InputKind::Patches;
   if (!images.empty() && imageModel) {
-    const auto& config = model->config();
-    if (config.nChannels != 3)
-      throw ConfigError(args.folder + " expects " + std::to_string(config.nChannels) +
-                        " channels; --image gives RGB (3 channels)");
-    const auto preprocessor = data::loadImagePreprocessor(args.folder, config.imageSize);
-    std::vector<at::Tensor> rows;
-    for (std::size_t i = 0; i < images.size(); ++i) {
-      auto row = preprocessor.preprocess(images[i]);  // [3, H, W]
-      if (row.size(1) != config.imageSize || row.size(2) != config.imageSize)
-        throw ShapeError(args.images[i] + ": preprocessed to " + std::to_string(row.size(1)) + "x" +
-                         std::to_string(row.size(2)) + " pixels but the model expects " +
-                         std::to_string(config.imageSize) + "x" + std::to_string(config.imageSize) +
-                         "; check size in preprocessor_config.json");
-      rows.push_back(std::move(row));
-    }
-    input.pixels = at::stack(rows);  // [B, 3, H, W]
+    input.pixels = preprocessImages(args.folder, model->config(), images, args.images);
     saved.emplace_back("pixel_values", input.pixels);
   }
   if (imageModel && !input.pixels.defined()) {

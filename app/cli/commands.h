@@ -12,5 +12,9 @@ void addEvalCommand(CLI::App& app, const GlobalOptions& options);
 void addTokenizeCommand(CLI::App& app, const GlobalOptions& options);
 void addRecordCommand(CLI::App& app, const GlobalOptions& options);
 void addInspectCommand(CLI::App& app, const GlobalOptions& options);
+void addMaskCommand(CLI::App& app, const GlobalOptions& options);
+void addPatchCommand(CLI::App& app, const GlobalOptions& options);
+void addPruneCommand(CLI::App& app, const GlobalOptions& options);
+void addBenchLatencyCommand(CLI::App& app, const GlobalOptions& options);
 
 }  // namespace cs::cli

@@ -27,6 +27,10 @@ int main(int argc, char** argv) {
   cs::cli::addTokenizeCommand(app, options);
   cs::cli::addRecordCommand(app, options);
   cs::cli::addInspectCommand(app, options);
+  cs::cli::addMaskCommand(app, options);
+  cs::cli::addPatchCommand(app, options);
+  cs::cli::addPruneCommand(app, options);
+  cs::cli::addBenchLatencyCommand(app, options);
 
   try {
     app.parse(argc, argv);

@@ -1,6 +1,6 @@
 // What the loader needs to know about one Hugging Face architecture family: how to read its
 // config.json, which tensors its checkpoint holds, and how they map to the canonical layout.
-// One file per family (gpt2.cpp, llama.cpp, vit.cpp); arch_registry.cpp dispatches.
+// One file per family (gpt2.cpp, llama.cpp, vit.cpp, native.cpp); arch_registry.cpp dispatches.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -47,6 +47,9 @@ struct ArchDefinition {
 const ArchDefinition& gpt2Arch();
 const ArchDefinition& llamaArch();
 const ArchDefinition& vitArch();
+/// circuitscope's own format (model_type "circuitscope"), e.g. compacted models; see
+/// models/native_checkpoint.h.
+const ArchDefinition& nativeArch();
 
 /// The definition that reads this model_type; ConfigError listing the supported ones if none.
 const ArchDefinition& archForModelType(const std::string& modelType);

@@ -7,7 +7,9 @@
 namespace cs::models {
 
 namespace {
-std::array<const ArchDefinition*, 3> allArchs() { return {&gpt2Arch(), &llamaArch(), &vitArch()}; }
+std::array<const ArchDefinition*, 4> allArchs() {
+  return {&gpt2Arch(), &llamaArch(), &vitArch(), &nativeArch()};
+}
 }  // namespace
 
 std::string supportedModelTypes() {

@@ -1,0 +1,270 @@
+// `patch MODEL_DIR --clean ... --corrupted ... [--hooks PATTERN...] [--heads LIST]
+// [--positions LIST] [--per-position] [--answer TOKEN] [--foil TOKEN] [--noising] [--save FILE]`:
+// activation patching, one row per patched location with the metric and its normalised score.
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "analysis/activation_patching.h"
+#include "app/cli/commands.h"
+#include "core/error.h"
+#include "core/threads.h"
+#include "data/image.h"
+#include "data/store/results_writer.h"
+#include "data/tokenizer.h"
+
+namespace cs::cli {
+
+namespace {
+struct PatchArgs {
+  std::string folder;
+  std::string clean, corrupted;            // prompts
+  std::string cleanIds, corruptedIds;      // "1,2,3"
+  std::string cleanImage, corruptedImage;  // image files
+  std::vector<std::string> hooks{"blocks.*.attn.hook_z"};
+  std::string heads, positions;
+  bool perPosition = false;
+  bool wholeHooks = false;
+  std::string answer, foil;  // text (first token) or class label
+  std::int64_t answerId = -1, foilId = -1;
+  std::int64_t position = -1;
+  bool noising = false;
+  int batch = 16;
+  std::string save;
+  std::string run = "patch";
+  bool json = false;
+};
+
+std::vector<int> parseList(const std::string& text, const std::string& option) {
+  std::vector<int> out;
+  if (text.empty()) return out;
+  const auto ids = parseIds(text);
+  if (ids.ids.size(0) != 1 || ids.mask.defined()) {
+    throw ConfigError(option + " takes one comma-separated list, e.g. 0,3,5");
+  }
+  for (int64_t i = 0; i < ids.ids.size(1); ++i) out.push_back(ids.ids[0][i].item<int>());
+  return out;
+}
+
+// One example from whichever of prompt / ids / image was given.
+models::ModelInput exampleInput(const std::string& prompt, const std::string& ids,
+                                const std::string& image, const std::string& which,
+                                const PatchArgs& args, const models::TransformerConfig& config,
+                                const data::Tokenizer* tokenizer) {
+  const int given = !prompt.empty() + !ids.empty() + !image.empty();
+  if (given != 1) {
+    throw ConfigError("give the " + which + " input once: --" + which + " TEXT, --" + which +
+                      "-ids IDS or --" + which + "-image FILE");
+  }
+  models::ModelInput input;
+  if (!image.empty()) {
+    if (config.input != models::InputKind::Patches) {
+      throw ConfigError(args.folder + " is a language model; --" + which +
+                        "-image is for image "
+                        "models");
+    }
+    input.pixels = preprocessImages(args.folder, config, {data::decodeImage(image)}, {image});
+    return input;
+  }
+  if (config.input == models::InputKind::Patches) {
+    throw ConfigError(args.folder + " is an image model: give --" + which + "-image FILE");
+  }
+  if (!ids.empty()) {
+    const auto parsed = parseIds(ids);
+    if (parsed.ids.size(0) != 1) throw ConfigError("--" + which + "-ids takes one row of ids");
+    input.tokens = parsed.ids;
+  } else {
+    if (!tokenizer) throw ConfigError(args.folder + " has no tokenizer; give --" + which + "-ids");
+    input.tokens = at::tensor(promptIds(*tokenizer, prompt), at::kLong).unsqueeze(0);
+  }
+  return input;
+}
+
+// A metric token: the id given, or the first token of the text as a continuation, or (for
+// classifiers) the class whose label is the text.
+std::int64_t metricToken(const std::string& text, std::int64_t id,
+                         const models::TransformerConfig& config, const data::Tokenizer* tokenizer,
+                         const std::string& option) {
+  if (id >= 0 || text.empty()) return id;
+  if (config.head == models::HeadKind::Classifier) {
+    for (std::size_t i = 0; i < config.classLabels.size(); ++i) {
+      if (config.classLabels[i] == text) return static_cast<std::int64_t>(i);
+    }
+    throw ConfigError(option + " \"" + text + "\" is not a class label of this model");
+  }
+  if (!tokenizer) throw ConfigError("this model folder has no tokenizer; use " + option + "-id");
+  const auto ids = tokenizer->encodeContinuation(text);
+  if (ids.empty()) throw ConfigError(option + " \"" + text + "\" gives no tokens");
+  return ids.front();
+}
+
+// The top prediction at the metric position (classifiers: the top class).
+std::int64_t topPrediction(models::Model& model, const models::ModelInput& input,
+                           std::int64_t position) {
+  c10::InferenceMode guard;
+  auto logits = model.forward(input)[0];
+  if (logits.dim() == 2) logits = logits[position < 0 ? logits.size(0) - 1 : position];
+  return logits.argmax().item<std::int64_t>();
+}
+
+std::string tokenText(std::int64_t id, const models::TransformerConfig& config,
+                      const data::Tokenizer* tokenizer) {
+  if (config.head == models::HeadKind::Classifier) {
+    return id < static_cast<std::int64_t>(config.classLabels.size())
+               ? config.classLabels[static_cast<std::size_t>(id)]
+               : "class " + std::to_string(id);
+  }
+  if (tokenizer && id < tokenizer->vocabSize()) return "'" + tokenizer->displayToken(id) + "'";
+  return "#" + std::to_string(id);
+}
+
+void saveResult(const analysis::PatchingResult& r, const nlohmann::json& options,
+                const PatchArgs& args) {
+  std::vector<data::ResultColumn> columns(6);
+  columns[0].name = "hook";
+  columns[1].name = "layer";
+  columns[2].name = "head";
+  columns[3].name = "position";
+  columns[4].name = "metric";
+  columns[5].name = "score";
+  for (const auto& loc : r.locations) {
+    columns[0].texts.push_back(loc.hook);
+    columns[1].integers.push_back(loc.layer);
+    columns[2].integers.push_back(loc.head);
+    columns[3].integers.push_back(loc.position);
+    columns[4].reals.push_back(loc.metric);
+    columns[5].reals.push_back(loc.score);
+  }
+  data::writeResultTable(args.save, "activation_patching", args.run, columns, options.dump());
+}
+
+void patchCommand(const PatchArgs& args, const GlobalOptions& options) {
+  configureThreads(options.threads);
+  std::unique_ptr<data::Tokenizer> tokenizer;
+  try {
+    tokenizer = data::loadTokenizer(args.folder);
+  } catch (const Error&) {
+    // Ids and images work without one; prompts say so when they need it.
+  }
+  auto model = loadModel(args.folder, options);
+  const auto& config = model->config();
+  const auto clean = exampleInput(args.clean, args.cleanIds, args.cleanImage, "clean", args, config,
+                                  tokenizer.get());
+  const auto corrupted = exampleInput(args.corrupted, args.corruptedIds, args.corruptedImage,
+                                      "corrupted", args, config, tokenizer.get());
+  analysis::PatchMetric metric;
+  metric.position = args.position;
+  metric.answer = metricToken(args.answer, args.answerId, config, tokenizer.get(), "--answer");
+  metric.foil = metricToken(args.foil, args.foilId, config, tokenizer.get(), "--foil");
+  // Defaults: the clean run's prediction against the corrupted run's.
+  if (metric.answer < 0) metric.answer = topPrediction(*model, clean, args.position);
+  if (metric.foil < 0 && args.foil.empty()) {
+    const auto other = topPrediction(*model, corrupted, args.position);
+    if (other != metric.answer) metric.foil = other;
+  }
+  analysis::PatchingOptions patching;
+  patching.hookPatterns = args.hooks;
+  patching.perHead = !args.wholeHooks;
+  patching.perPosition = args.perPosition;
+  patching.heads = parseList(args.heads, "--heads");
+  patching.positions = parseList(args.positions, "--positions");
+  patching.direction =
+      args.noising ? analysis::PatchDirection::Noising : analysis::PatchDirection::Denoising;
+  patching.locationsPerPass = args.batch;
+  Progress progress;
+  analysis::PatchingResult r;
+  {
+    ProgressLine line(progress, options);
+    r = analysis::patchActivations(*model, clean, corrupted, metric, patching, progress);
+  }
+  const auto answer = tokenText(metric.answer, config, tokenizer.get());
+  const auto foil = metric.foil >= 0 ? tokenText(metric.foil, config, tokenizer.get()) : "";
+  nlohmann::json described{{"model", args.folder},
+                           {"direction", r.direction},
+                           {"metric", r.metric},
+                           {"answer", answer},
+                           {"foil", foil},
+                           {"clean_metric", r.cleanMetric},
+                           {"corrupted_metric", r.corruptedMetric},
+                           {"hooks", args.hooks},
+                           {"forward_passes", r.forwardPasses}};
+  if (!args.save.empty()) saveResult(r, described, args);
+  if (args.json) {
+    auto j = described;
+    j["locations"] = nlohmann::json::array();
+    for (const auto& loc : r.locations) {
+      j["locations"].push_back({{"hook", loc.hook},
+                                {"layer", loc.layer},
+                                {"head", loc.head},
+                                {"position", loc.position},
+                                {"metric", loc.metric},
+                                {"score", loc.score}});
+    }
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::printf("metric     %s  (answer %s%s%s)\n", r.metric.c_str(), answer.c_str(),
+              foil.empty() ? "" : ", foil ", foil.c_str());
+  std::printf("clean      %.6f\ncorrupted  %.6f\ndirection  %s (%s)\n", r.cleanMetric,
+              r.corruptedMetric, r.direction.c_str(),
+              args.noising ? "corrupted patched into clean" : "clean patched into corrupted");
+  if (std::abs(r.cleanMetric - r.corruptedMetric) < 1e-8) {
+    std::printf("note       clean and corrupted metrics are equal: every score is reported as 0\n");
+  }
+  std::printf("\n%-34s %5s %5s %12s %8s\n", "hook", "head", "pos", "metric", "score");
+  for (const auto& loc : r.locations) {
+    const auto head = loc.head < 0 ? std::string("all") : std::to_string(loc.head);
+    const auto pos = loc.position < 0 ? std::string("all") : std::to_string(loc.position);
+    std::printf("%-34s %5s %5s %12.6f %8.4f\n", loc.hook.c_str(), head.c_str(), pos.c_str(),
+                loc.metric, loc.score);
+  }
+  std::printf("\n%zu locations in %d forward passes\n", r.locations.size(), r.forwardPasses);
+  if (!args.save.empty()) {
+    std::printf("saved to %s:/results/activation_patching/%s\n", args.save.c_str(),
+                args.run.c_str());
+  }
+}
+}  // namespace
+
+void addPatchCommand(CLI::App& app, const GlobalOptions& options) {
+  auto* cmd = app.add_subcommand(
+      "patch", "activation patching: splice clean activations into a corrupted run (or back)");
+  auto args = std::make_shared<PatchArgs>();
+  cmd->add_option("MODEL_DIR", args->folder, "model folder")->required();
+  cmd->add_option("--clean", args->clean, "clean prompt text");
+  cmd->add_option("--corrupted", args->corrupted, "corrupted prompt text (same token count)");
+  cmd->add_option("--clean-ids", args->cleanIds, "clean token ids, e.g. 1,2,3");
+  cmd->add_option("--corrupted-ids", args->corruptedIds, "corrupted token ids");
+  cmd->add_option("--clean-image", args->cleanImage, "clean image (image models)");
+  cmd->add_option("--corrupted-image", args->corruptedImage, "corrupted image");
+  cmd->add_option("--hooks", args->hooks, "hook name patterns to patch")->capture_default_str();
+  cmd->add_option("--heads", args->heads, "only these heads, e.g. 0,3");
+  cmd->add_option("--positions", args->positions, "only these positions, e.g. 4,7");
+  cmd->add_flag("--per-position", args->perPosition, "one location per position");
+  cmd->add_flag("--whole-hooks", args->wholeHooks, "patch all heads of a hook together");
+  cmd->add_option("--answer", args->answer,
+                  "answer token (text, first token) or class label; default: the clean "
+                  "run's prediction");
+  cmd->add_option("--answer-id", args->answerId, "answer token id or class index")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--foil", args->foil,
+                  "foil token or class; default: the corrupted run's prediction");
+  cmd->add_option("--foil-id", args->foilId, "foil token id or class index")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--position", args->position, "position the metric reads (default: last)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--noising", args->noising, "patch corrupted activations into the clean run");
+  cmd->add_option("--batch", args->batch, "locations patched per forward pass")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--save", args->save, "HDF5 file for /results/activation_patching/RUN");
+  cmd->add_option("--run", args->run, "run name under /results/activation_patching")
+      ->capture_default_str();
+  cmd->add_flag("--json", args->json, "print one JSON object");
+  cmd->callback([&options, args] { patchCommand(*args, options); });
+}
+
+}  // namespace cs::cli
