@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/shape_text.h"
+#include "data/atomic_file.h"
 #include "data/dtype.h"
 #include "data/json_document.h"
 #include "data/mapped_file.h"
@@ -210,10 +211,7 @@ void writeSafetensors(const std::filesystem::path& path,
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data area 8-byte aligned
 
-  const auto tmp = std::filesystem::path(path.string() + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw IoError("cannot create " + tmp.string());
+  writeFileAtomically(path, [&](std::ostream& out) {
     std::uint8_t length[8];
     for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(text.size() >> (8 * i));
     out.write(reinterpret_cast<const char*>(length), 8);
@@ -222,19 +220,7 @@ void writeSafetensors(const std::filesystem::path& path,
       out.write(static_cast<const char*>(c.data_ptr()),
                 static_cast<std::streamsize>(c.numel() * c.element_size()));
     }
-    out.flush();
-    if (!out) {
-      out.close();
-      std::filesystem::remove(tmp);
-      throw IoError("cannot write " + tmp.string() + " (disk full?)");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp);
-    throw IoError("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
-  }
+  });
 }
 
 }  // namespace cs::data

@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -13,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/sha256.h"
+#include "data/atomic_file.h"
 #include "data/json_document.h"
 #include "data/store/store_documents.h"
 #include "hooks/hook_point.h"
@@ -493,24 +493,7 @@ hooks::MaskSet maskFromJson(const json& document, const ModelFingerprint& loaded
 void saveMaskFile(const std::filesystem::path& path, const hooks::MaskSet& masks,
                   const ModelFingerprint& model, const std::string& description) {
   const auto text = maskText(masks, model, description);
-  const auto tmp = std::filesystem::path(path.string() + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw IoError("cannot create " + tmp.string());
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.flush();
-    if (!out) {
-      out.close();
-      std::filesystem::remove(tmp);
-      throw IoError("cannot write " + tmp.string() + " (disk full?)");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp);
-    throw IoError("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
-  }
+  data::writeTextFileAtomically(path, text);
 }
 
 MaskDocument readMaskFile(const std::filesystem::path& path) {

@@ -5,12 +5,12 @@
 
 #include <torch/torch.h>
 
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/shape_text.h"
+#include "data/atomic_file.h"
 #include "data/safetensors.h"
 #include "models/arch/arch.h"
 
@@ -42,28 +42,6 @@ std::string dtypeName(at::ScalarType type) {
       return "bfloat16";
     default:
       return "float32";
-  }
-}
-
-// Written to a temporary file renamed into place, like the safetensors writer.
-void writeTextAtomically(const fs::path& path, const std::string& text) {
-  const auto tmp = fs::path(path.string() + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw IoError("cannot create " + tmp.string());
-    out << text;
-    out.flush();
-    if (!out) {
-      out.close();
-      fs::remove(tmp);
-      throw IoError("cannot write " + tmp.string() + " (disk full?)");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp);
-    throw IoError("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
   }
 }
 
@@ -118,7 +96,7 @@ void saveNativeCheckpoint(const Transformer& model, const fs::path& folder,
     if (ec) throw IoError("cannot create " + folder.string() + ": " + ec.message());
     data::writeSafetensors(folder / "model.safetensors", tensors,
                            {{"format", "pt"}, {"producer", "circuitscope"}});
-    writeTextAtomically(folder / "config.json", text);
+    data::writeTextFileAtomically(folder / "config.json", text);
   } catch (const Error&) {
     rethrowWithContext("saving " + folder.string());
   }

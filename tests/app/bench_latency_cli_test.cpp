@@ -20,17 +20,7 @@ using hooks::MaskComponent;
 using nlohmann::json;
 using test::runCli;
 
-std::string modelDir(const std::string& name) { return test::dataPath("hf/" + name).string(); }
-
-json parsed(const test::CliResult& r) {
-  EXPECT_EQ(r.exitCode, 0) << r.err;
-  try {
-    return json::parse(r.out);
-  } catch (const json::exception& e) {
-    ADD_FAILURE() << "stdout is not JSON (" << e.what() << "):\n" << r.out;
-    return json::object();
-  }
-}
+std::string modelDir(const std::string& name) { return test::fixtureModelDir(name); }
 
 // One row's numbers: positive, ordered, the rate consistent with the median.
 void expectSaneRow(const json& row, const std::string& rateKey, double itemsPerRun) {
@@ -63,8 +53,8 @@ void expectCleanFailure(const test::CliResult& r, const std::string& mention) {
 }
 
 TEST(BenchLatencyCli, JsonOnGpt2Tiny) {
-  const auto j = parsed(runCli({"bench-latency", modelDir("gpt2-tiny"), "--runs", "3", "--batch",
-                                "2", "--tokens", "16", "--json"}));
+  const auto j = test::stdoutJson(runCli({"bench-latency", modelDir("gpt2-tiny"), "--runs", "3",
+                                          "--batch", "2", "--tokens", "16", "--json"}));
   EXPECT_EQ(j.value("device", ""), "cpu");
   EXPECT_EQ(j.value("batch", 0), 2);
   EXPECT_EQ(j.value("tokens", 0), 16);
@@ -79,13 +69,13 @@ TEST(BenchLatencyCli, JsonOnGpt2Tiny) {
   // GPT-2 tiny: 2 layers, D 64, 4 heads of 16, F 256, V 128 (tests/analysis/latency_test.cpp
   // works the same count out by hand): 2 x 1769472 FLOPs per 16-token example.
   EXPECT_NEAR(full.value("gflops_per_example", 0.0), 2.0 * 1769472 / 1e9, 1e-12);
-  const auto info = parsed(runCli({"info", modelDir("gpt2-tiny"), "--json"}));
+  const auto info = test::stdoutJson(runCli({"info", modelDir("gpt2-tiny"), "--json"}));
   EXPECT_EQ(full.value("parameters", std::int64_t{0}), info.value("parameters", std::int64_t{-1}));
 }
 
 TEST(BenchLatencyCli, DefaultTokensStayWithinTheContext) {
   // gpt2-tiny knows 64 positions; the default of 128 is capped there.
-  const auto j = parsed(
+  const auto j = test::stdoutJson(
       runCli({"bench-latency", modelDir("gpt2-tiny"), "--runs", "1", "--warmup", "0", "--json"}));
   EXPECT_EQ(j.value("tokens", 0), 64);
   EXPECT_EQ(j.value("batch", 0), 1);
@@ -101,7 +91,7 @@ TEST(BenchLatencyCli, TextTable) {
 }
 
 TEST(BenchLatencyCli, ImageModelCountsImages) {
-  const auto j = parsed(
+  const auto j = test::stdoutJson(
       runCli({"bench-latency", modelDir("vit-tiny"), "--runs", "2", "--batch", "3", "--json"}));
   EXPECT_EQ(j.value("item_unit", ""), "images");
   ASSERT_EQ(j["rows"].size(), 1u) << j.dump(2);
@@ -117,8 +107,9 @@ TEST(BenchLatencyCli, ZeroMaskGivesFullMaskedAndCompactedRows) {
   masks.set({MaskComponent::Head, 1, 3});
   for (int i = 0; i < 128; i += 2) masks.set({MaskComponent::Neuron, 1, i});
   models::saveMaskFile(dir / "mask.json", masks, models::fingerprintOfFolder(folder));
-  const auto j = parsed(runCli({"bench-latency", folder, "--mask", (dir / "mask.json").string(),
-                                "--runs", "3", "--tokens", "16", "--json"}));
+  const auto j =
+      test::stdoutJson(runCli({"bench-latency", folder, "--mask", (dir / "mask.json").string(),
+                               "--runs", "3", "--tokens", "16", "--json"}));
   ASSERT_EQ(j["rows"].size(), 3u) << j.dump(2);
   EXPECT_EQ(j["rows"][0].value("variant", ""), "full");
   EXPECT_EQ(j["rows"][1].value("variant", ""), "masked");
@@ -145,7 +136,7 @@ TEST(BenchLatencyCli, ScaleMaskHasNoCompactedRowAndSaysWhy) {
       "bench-latency", folder, "--mask", (dir / "mask.json").string(), "--runs", "2"};
   auto jsonArgs = args;
   jsonArgs.push_back("--json");
-  const auto j = parsed(runCli(jsonArgs));
+  const auto j = test::stdoutJson(runCli(jsonArgs));
   ASSERT_EQ(j["rows"].size(), 2u) << j.dump(2);
   EXPECT_EQ(j["rows"][1].value("variant", ""), "masked");
   EXPECT_NE(j.value("compacted_missing", "").find("zero"), std::string::npos) << j.dump(2);

@@ -34,18 +34,11 @@ using nlohmann::json;
 using test::CliResult;
 using test::runCli;
 
-std::string modelDir(const std::string& name) { return test::dataPath("hf/" + name).string(); }
+std::string modelDir(const std::string& name) { return test::fixtureModelDir(name); }
 
 // `info MODEL --json`, checked for success and parsed.
 json infoJson(const std::string& folder) {
-  const auto r = runCli({"info", folder, "--json"});
-  EXPECT_EQ(r.exitCode, 0) << r.err;
-  try {
-    return json::parse(r.out);
-  } catch (const json::exception& e) {
-    ADD_FAILURE() << "stdout is not JSON (" << e.what() << "):\n" << r.out;
-    return json::object();
-  }
+  return test::stdoutJson(runCli({"info", folder, "--json"}));
 }
 
 bool hasHookPoint(const json& info, const std::string& name) {

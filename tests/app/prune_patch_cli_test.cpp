@@ -21,7 +21,7 @@ using hooks::MaskComponent;
 using nlohmann::json;
 using test::runCli;
 
-std::string modelDir(const std::string& name) { return test::dataPath("hf/" + name).string(); }
+std::string modelDir(const std::string& name) { return test::fixtureModelDir(name); }
 
 hooks::MaskSet someZeroMask() {
   hooks::MaskSet masks;
@@ -32,25 +32,15 @@ hooks::MaskSet someZeroMask() {
   return masks;
 }
 
-json parsed(const test::CliResult& r) {
-  EXPECT_EQ(r.exitCode, 0) << r.err;
-  try {
-    return json::parse(r.out);
-  } catch (const json::exception& e) {
-    ADD_FAILURE() << "stdout is not JSON (" << e.what() << "):\n" << r.out;
-    return json::object();
-  }
-}
-
 TEST(PruneCli, ComparesFullMaskedCompactedAndExportsAModelThatLoadsBack) {
   test::TempDir dir;
   const auto folder = modelDir("gpt2-tiny");
   const auto masks = someZeroMask();
   models::saveMaskFile(dir / "mask.json", masks, models::fingerprintOfFolder(folder));
   const auto j =
-      parsed(runCli({"prune", folder, "--mask", (dir / "mask.json").string(), "--dataset",
-                     "induction:rows=24,half=6,vocab=100,seed=2", "--runs", "2", "--warmup", "1",
-                     "--json", "--export", (dir / "pruned").string()}));
+      test::stdoutJson(runCli({"prune", folder, "--mask", (dir / "mask.json").string(), "--dataset",
+                               "induction:rows=24,half=6,vocab=100,seed=2", "--runs", "2",
+                               "--warmup", "1", "--json", "--export", (dir / "pruned").string()}));
   ASSERT_EQ(j["variants"].size(), 3u) << j.dump(2);
   const auto& full = j["variants"][0];
   const auto& masked = j["variants"][1];
@@ -91,7 +81,7 @@ TEST(PruneCli, MeanAblationHasNoCompactedRowAndExportIsRefused) {
                                       "--runs",    "1"};
   auto args = base;
   args.push_back("--json");
-  const auto j = parsed(runCli(args));
+  const auto j = test::stdoutJson(runCli(args));
   EXPECT_EQ(j["variants"][2]["present"], false);
   EXPECT_NE(j["variants"][2]["reason"].get<std::string>().find("zero ablations"),
             std::string::npos);
@@ -120,7 +110,7 @@ TEST(PruneCli, MaskForAnotherModelIsRefused) {
 TEST(PatchCli, ResidPreAtLayerZeroRecoversTheCleanMetricAndSavesToHdf5) {
   test::TempDir dir;
   const auto file = dir / "patch.h5";
-  const auto j = parsed(
+  const auto j = test::stdoutJson(
       runCli({"patch", modelDir("gpt2-tiny"), "--clean-ids", "5,17,3,99,42,7", "--corrupted-ids",
               "5,17,3,64,42,7", "--hooks", "blocks.0.hook_resid_pre", "blocks.1.attn.hook_z",
               "--answer-id", "11", "--foil-id", "12", "--json", "--save", file.string()}));

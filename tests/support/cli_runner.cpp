@@ -12,6 +12,18 @@
 
 namespace cs::test {
 
+std::string fixtureModelDir(const std::string& name) { return dataPath("hf/" + name).string(); }
+
+nlohmann::json stdoutJson(const CliResult& result) {
+  EXPECT_EQ(result.exitCode, 0) << result.err;
+  try {
+    return nlohmann::json::parse(result.out);
+  } catch (const nlohmann::json::exception& e) {
+    ADD_FAILURE() << "stdout is not JSON (" << e.what() << "):\n" << result.out;
+    return nlohmann::json::object();
+  }
+}
+
 // Single quotes survive everything /bin/sh would otherwise expand (globs in --hooks, ';' in
 // --ids); an embedded quote is closed, escaped and reopened.
 std::string shellQuote(const std::string& arg) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,13 @@ struct CliResult {
 /// Runs the CLI with `--threads 1` (a global option, so before the subcommand) and `args`.
 CliResult runCli(const std::vector<std::string>& args,
                  const std::map<std::string, std::string>& env = {});
+
+/// The fixture model folder tests/data/hf/<name> as a command-line argument.
+std::string fixtureModelDir(const std::string& name);
+
+/// stdout of a successful run parsed as JSON; a failed run or non-JSON output fails the test
+/// (and gives an empty object).
+nlohmann::json stdoutJson(const CliResult& result);
 
 /// `arg` quoted for /bin/sh.
 std::string shellQuote(const std::string& arg);
