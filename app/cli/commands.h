@@ -5,6 +5,7 @@
 
 namespace cs::cli {
 
+void addDemoCommand(CLI::App& app, const GlobalOptions& options);
 void addInfoCommand(CLI::App& app, const GlobalOptions& options);
 void addRunCommand(CLI::App& app, const GlobalOptions& options);
 void addMakeRandomCommand(CLI::App& app, const GlobalOptions& options);

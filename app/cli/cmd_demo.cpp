@@ -1,0 +1,253 @@
+// `demo [--out DIR]`: the offline main job. On the built-in models it records the induction
+// model's activations, evaluates every built-in model (accuracy, loss, latency), ablates each
+// induction head to find the one whose removal hurts most and one whose removal does not, prunes
+// both (masked and compacted, with mask files), and writes report.html with its figures.
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "analysis/head_ablation.h"
+#include "analysis/latency.h"
+#include "analysis/mask_evaluation.h"
+#include "analysis/recording.h"
+#include "app/cli/commands.h"
+#include "app/report/demo_report.h"
+#include "core/error.h"
+#include "core/resources.h"
+#include "core/threads.h"
+#include "core/version.h"
+#include "data/dataset_spec.h"
+#include "data/json_document.h"
+#include "models/cache_run.h"
+#include "models/loaders/hf_loader.h"
+#include "models/loaders/model_identity.h"
+#include "models/mask_file.h"
+
+namespace cs::cli {
+
+namespace {
+namespace fs = std::filesystem;
+
+struct DemoArgs {
+  std::string out = "demo-out";
+  int latencyRuns = 10;
+};
+
+struct BuiltinModel {
+  std::string name;
+  fs::path folder;
+  nlohmann::json manifest;
+};
+
+// Every shipped model with a manifest, in name order.
+std::vector<BuiltinModel> builtinModels() {
+  const auto root = resourcePath("models");
+  std::vector<BuiltinModel> found;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    const auto manifest = entry.path() / "manifest.json";
+    if (!entry.is_directory() || !fs::exists(manifest)) continue;
+    found.push_back({entry.path().filename().string(), entry.path(),
+                     data::readJsonFile(manifest.string(), 1 << 20)});
+  }
+  std::sort(found.begin(), found.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  if (found.empty()) throw IoError("no built-in models under " + root.string());
+  return found;
+}
+
+std::string manifestText(const nlohmann::json& manifest, const std::string& key) {
+  const auto it = manifest.find(key);
+  if (it == manifest.end() || !it->is_string()) {
+    throw FormatError("built-in model manifest: \"" + key + "\" is missing");
+  }
+  return it->get<std::string>();
+}
+
+std::string utcNow() {
+  const auto now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+// Timing batch of a dataset: its first rows.
+models::ModelInput firstRows(const data::Dataset& dataset, std::int64_t rows) {
+  const auto b = dataset.batch(0, std::min(rows, dataset.size()));
+  return {b.tokens, b.attentionMask, {}, b.pixels};
+}
+
+report::HeadExperiment pruneOneHead(models::Transformer& model, const fs::path& folder,
+                                    const data::Dataset& dataset, int layer, int head,
+                                    const std::string& label, const fs::path& out,
+                                    const analysis::PruningOptions& options, Progress& progress) {
+  report::HeadExperiment e;
+  e.label = label + " " + std::to_string(layer) + "." + std::to_string(head);
+  e.layer = layer;
+  e.head = head;
+  hooks::MaskSet masks;
+  masks.set({hooks::MaskComponent::Head, layer, head});
+  e.pruning = analysis::comparePruning(model, dataset, masks, nullptr, options, progress);
+  e.maskFile = "mask-head-" + std::to_string(layer) + "-" + std::to_string(head) + ".json";
+  models::saveMaskFile(out / e.maskFile, masks, models::fingerprintOfFolder(folder),
+                       "demo: " + e.label + " removed");
+  return e;
+}
+
+// Everything the report shows, computed into `out` (the store and the mask files).
+report::DemoReport runDemo(const DemoArgs& args, const fs::path& out, int threads,
+                           Progress& progress) {
+  const auto start = std::chrono::steady_clock::now();
+  report::DemoReport r;
+  r.toolVersion = kToolVersion;
+  r.created = utcNow();
+  r.threads = threads;
+
+  const auto builtins = builtinModels();
+  const auto inductionIt = std::find_if(builtins.begin(), builtins.end(),
+                                        [](const auto& m) { return m.name == "induction"; });
+  if (inductionIt == builtins.end()) throw IoError("the built-in induction model is missing");
+
+  // Every built-in model on its own test set.
+  analysis::LatencyOptions latency{2, args.latencyRuns};
+  for (const auto& b : builtins) {
+    progress.setStage("evaluating " + b.name);
+    auto model = models::loadHfModel(b.folder);
+    const auto dataset = data::openDataset(manifestText(b.manifest, "test_dataset"));
+    report::ModelSummary s;
+    s.name = b.name;
+    s.description = b.manifest.value("description", std::string());
+    s.manifestTestAccuracy = b.manifest.value("test_accuracy", 0.0);
+    s.eval = analysis::evaluate(*model, *dataset, {64, 0}, progress);
+    s.latency = analysis::measureLatency(*model, firstRows(*dataset, 32), latency, progress);
+    r.models.push_back(std::move(s));
+  }
+
+  // The induction model: recording, head ablation, pruning, attention pattern.
+  const auto& induction = *inductionIt;
+  auto model = models::loadHfModel(induction.folder);
+  const auto testSpec = manifestText(induction.manifest, "test_dataset");
+  const auto dataset = data::openDataset(testSpec);
+
+  r.storeFile = "induction-activations.h5";
+  r.storeDataset = dataset->describe();
+  fs::remove(out / r.storeFile);
+  analysis::RecordOptions record;
+  record.hookPatterns = {"blocks.*.hook_resid_post", "blocks.*.attn.hook_pattern"};
+  record.limit = 128;
+  record.batchSize = 32;
+  const auto recorded =
+      analysis::recordActivations(*model, *dataset, models::identifyModelFolder(induction.folder),
+                                  out / r.storeFile, record, progress);
+  r.storeRows = recorded.rowsInStore;
+  r.storeHooks = recorded.hooks;
+  r.storeMegabytes = static_cast<double>(fs::file_size(out / r.storeFile)) / 1e6;
+
+  analysis::HeadAblationOptions ablation;
+  ablation.eval = {64, 0};
+  r.headAblation = analysis::ablateEachHead(*model, *dataset, ablation, nullptr, progress);
+  // The most harmful removal, and the most harmless one among the other heads.
+  const auto& acc = r.headAblation.accuracy;
+  int hurtL = 0, hurtH = 0, keepL = -1, keepH = -1;
+  for (int l = 0; l < acc.rows(); ++l) {
+    for (int h = 0; h < model->config().nHeads[l]; ++h) {
+      if (acc(l, h) < acc(hurtL, hurtH)) hurtL = l, hurtH = h;
+    }
+  }
+  for (int l = 0; l < acc.rows(); ++l) {
+    for (int h = 0; h < model->config().nHeads[l]; ++h) {
+      if ((l != hurtL || h != hurtH) && (keepL < 0 || acc(l, h) > acc(keepL, keepH))) {
+        keepL = l, keepH = h;
+      }
+    }
+  }
+  if (keepL < 0) throw ConfigError("the induction model has a single head; nothing to compare");
+
+  analysis::PruningOptions pruning;
+  pruning.eval = {64, 0};
+  pruning.latency = latency;
+  pruning.latencyBatch = 32;
+  r.hurtful = pruneOneHead(*model, induction.folder, *dataset, hurtL, hurtH, "head", out, pruning,
+                           progress);
+  r.harmless = pruneOneHead(*model, induction.folder, *dataset, keepL, keepH, "head", out, pruning,
+                            progress);
+
+  // The induction head's attention on one repeated sequence. Induction heads sit after the
+  // first layer (they read what a previous-token head wrote), so the figure shows the head of
+  // the last layer whose removal hurts most: in the repeated half each query attends to the
+  // token just after its earlier copy.
+  progress.setStage("attention pattern");
+  const int last = static_cast<int>(acc.rows()) - 1;
+  int patternHead = 0;
+  for (int h = 1; h < model->config().nHeads[last]; ++h) {
+    if (acc(last, h) < acc(last, patternHead)) patternHead = h;
+  }
+  r.patternLayer = last;
+  r.patternHead = patternHead;
+  const auto example = dataset->batch(0, 1);
+  hooks::ActivationCache cache;
+  {
+    c10::InferenceMode guard;
+    models::runWithCache(*model, {example.tokens, {}, {}, {}},
+                         {hooks::hookName(hooks::HookKind::Pattern, last)}, cache);
+  }
+  const auto pattern =
+      cache.at(hooks::HookKind::Pattern, last)[0][patternHead].to(at::kDouble).contiguous();
+  const auto T = pattern.size(0);
+  // Eigen is column-major, the tensor row-major: map it as row-major.
+  r.pattern =
+      Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+          pattern.data_ptr<double>(), T, T);
+  for (int64_t t = 0; t < T; ++t) {
+    r.patternTokens.push_back(std::to_string(example.tokens[0][t].item<int64_t>()));
+  }
+
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+void demoCommand(const DemoArgs& args, const GlobalOptions& options) {
+  const int threads = configureThreads(options.threads);
+  const fs::path out = args.out;
+  fs::create_directories(out);
+  Progress progress;
+  report::DemoReport r;
+  std::vector<std::string> files;
+  {
+    ProgressLine line(progress, options);
+    r = runDemo(args, out, threads, progress);
+    progress.setStage("writing the report");
+    files = report::writeDemoReport(r, out);
+  }
+  const auto& acc = r.headAblation.accuracy;
+  std::printf("demo finished in %.1f s on %d threads\n", r.seconds, threads);
+  for (const auto& m : r.models) {
+    std::printf("  %-12s accuracy %.4f on %s\n", m.name.c_str(), m.eval.accuracy,
+                m.eval.dataset.c_str());
+  }
+  for (const auto* e : {&r.hurtful, &r.harmless}) {
+    std::printf("  removing %s: induction accuracy %.4f -> %.4f\n", e->label.c_str(),
+                r.headAblation.baseline.accuracy, acc(e->layer, e->head));
+  }
+  std::printf("report: %s\n", fs::absolute(out / files.back()).string().c_str());
+}
+}  // namespace
+
+void addDemoCommand(CLI::App& app, const GlobalOptions& options) {
+  auto* cmd = app.add_subcommand(
+      "demo", "run the offline demo on the built-in models and write an HTML report");
+  auto args = std::make_shared<DemoArgs>();
+  cmd->add_option("--out", args->out, "output folder")->capture_default_str();
+  cmd->add_option("--latency-runs", args->latencyRuns, "timed runs per latency measurement")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->callback([&options, args] { demoCommand(*args, options); });
+}
+
+}  // namespace cs::cli
