@@ -16,8 +16,7 @@ struct LatencyOptions {
 /// Times model.forward(batch) under inference mode. Whatever hooks or masks are attached stay
 /// attached (that is the masked model's latency). Checks progress once per run.
 LatencyResult measureLatency(models::Transformer& model, const models::ModelInput& batch,
-                             const LatencyOptions& options = {},
-                             Progress& progress = noProgress());
+                             const LatencyOptions& options = {}, Progress& progress = noProgress());
 
 /// Forward FLOPs (2 x multiply-adds of every matrix product, attention products included) for
 /// one example of `tokens` positions, honouring per-layer sizes and skipped sublayers.

@@ -116,6 +116,12 @@ std::unique_ptr<Dataset> openDataset(const std::string& text, const DatasetConte
     return std::make_unique<ModularAdditionDataset>(v["p"], v["rows"],
                                                     static_cast<std::uint64_t>(v["seed"]));
   }
+  if (spec.name == "modadd-train" || spec.name == "modadd-test") {
+    const Values v(spec, text, {{"p", 113}, {"percent", 30}, {"seed", 0}});
+    const auto split = spec.name == "modadd-train" ? ModularSplit::Train : ModularSplit::Test;
+    return std::make_unique<ModularAdditionDataset>(v["p"], split, v["percent"],
+                                                    static_cast<std::uint64_t>(v["seed"]));
+  }
   if (spec.name == "digits-test" || spec.name == "digits-train" || spec.name == "digits") {
     const Values noKeys(spec, text, {});
     const auto split = spec.name == "digits-test"    ? DigitsSplit::Test
@@ -125,8 +131,9 @@ std::unique_ptr<Dataset> openDataset(const std::string& text, const DatasetConte
   }
   throw ConfigError(
       "dataset '" + text +
-      "' is not known; generators: induction:rows=,half=,vocab=,seed=,first= and "
-      "modadd:p=,rows=,seed=, ioi:rows=,seed=; shipped: digits-test, digits-train, digits; "
+      "' is not known; generators: induction:rows=,half=,vocab=,seed=,first=, "
+      "modadd:p=,rows=,seed=, modadd-train:p=,percent=,seed=, modadd-test:p=,percent=,seed=, "
+      "ioi:rows=,seed=; shipped: digits-test, digits-train, digits; "
       "files: prompts.jsonl, corpus.txt, an image folder (see docs/datasets.md)");
 }
 

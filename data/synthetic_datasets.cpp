@@ -16,8 +16,9 @@ std::int64_t clipRange(std::int64_t size, std::int64_t begin, std::int64_t count
 }
 
 InductionDataset::InductionDataset(std::int64_t rows, std::int64_t halfLength, std::int64_t vocab,
-                                   std::uint64_t seed, std::int64_t firstToken)
-    : m_halfLength(halfLength), m_vocab(vocab), m_seed(seed) {
+                                   std::uint64_t seed, std::int64_t firstToken,
+                                   InductionScoring scoring)
+    : m_halfLength(halfLength), m_vocab(vocab), m_seed(seed), m_scoring(scoring) {
   if (rows <= 0 || halfLength < 2 || firstToken < 0 || vocab <= firstToken + 1) {
     throw ConfigError(
         "induction data needs rows > 0, half length >= 2 and a vocabulary of at "
@@ -33,13 +34,15 @@ EvalBatch InductionDataset::batch(std::int64_t begin, std::int64_t count) const 
   EvalBatch b;
   b.tokens = m_tokens.narrow(0, begin, count);
   b.lossMask = at::zeros({count, 2 * m_halfLength}, at::kBool);
-  b.lossMask.narrow(1, m_halfLength + 1, m_halfLength - 1).fill_(true);
+  const auto first = m_scoring == InductionScoring::RepeatedHalf ? m_halfLength + 1 : 1;
+  b.lossMask.narrow(1, first, m_halfLength - 1).fill_(true);
   return b;
 }
 
 std::string InductionDataset::describe() const {
   return "induction: " + std::to_string(size()) + " rows of 2 x " + std::to_string(m_halfLength) +
-         " tokens (vocab " + std::to_string(m_vocab) + ", seed " + std::to_string(m_seed) + ")";
+         " tokens (vocab " + std::to_string(m_vocab) + ", seed " + std::to_string(m_seed) + ")" +
+         (m_scoring == InductionScoring::FirstHalf ? ", scored on the first half" : "");
 }
 
 ModularAdditionDataset::ModularAdditionDataset(std::int64_t modulus, std::int64_t rows,
@@ -58,8 +61,38 @@ ModularAdditionDataset::ModularAdditionDataset(std::int64_t modulus, std::int64_
     a = at::randint(0, modulus, {rows}, generator, at::kLong);
     b = at::randint(0, modulus, {rows}, generator, at::kLong);
   }
-  m_tokens = at::stack({a, b, at::full_like(a, modulus)}, 1);
-  m_targets = (a + b).remainder(modulus);
+  setPairs(a, b);
+}
+
+ModularAdditionDataset::ModularAdditionDataset(std::int64_t modulus, ModularSplit split,
+                                               std::int64_t trainPercent, std::uint64_t seed)
+    : m_modulus(modulus) {
+  if (modulus < 2 || modulus > 100000 || trainPercent < 1 || trainPercent > 99) {
+    throw ConfigError(
+        "a modular addition split needs a modulus in [2, 100000] and a train percentage in "
+        "[1, 99]");
+  }
+  const auto pairs = modulus * modulus;
+  const auto trainRows = pairs * trainPercent / 100;
+  if (trainRows == 0 || trainRows == pairs) {
+    throw ConfigError("a " + std::to_string(trainPercent) + "% split of the " +
+                      std::to_string(pairs) + " pairs mod " + std::to_string(modulus) +
+                      " leaves one side empty; use a larger modulus or another percentage");
+  }
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const auto order = at::randperm(pairs, generator, at::kLong);
+  const auto chosen = split == ModularSplit::Train ? order.narrow(0, 0, trainRows)
+                                                   : order.narrow(0, trainRows, pairs - trainRows);
+  const auto index = std::get<0>(chosen.sort());
+  setPairs(index.div(modulus, "floor"), index.remainder(modulus));
+  m_part = std::string(split == ModularSplit::Train ? "train" : "test") + " split (" +
+           std::to_string(trainPercent) + "% of pairs for training, seed " + std::to_string(seed) +
+           ")";
+}
+
+void ModularAdditionDataset::setPairs(const at::Tensor& a, const at::Tensor& b) {
+  m_tokens = at::stack({a, b, at::full_like(a, m_modulus)}, 1);
+  m_targets = (a + b).remainder(m_modulus);
 }
 
 EvalBatch ModularAdditionDataset::batch(std::int64_t begin, std::int64_t count) const {
@@ -72,7 +105,8 @@ EvalBatch ModularAdditionDataset::batch(std::int64_t begin, std::int64_t count) 
 }
 
 std::string ModularAdditionDataset::describe() const {
-  return "modular addition mod " + std::to_string(m_modulus) + ": " + std::to_string(size()) +
+  return "modular addition mod " + std::to_string(m_modulus) + ": " +
+         (m_part.empty() ? "" : m_part + ", ") + std::to_string(size()) +
          " rows (a, b, =), vocab " + std::to_string(m_modulus + 1);
 }
 

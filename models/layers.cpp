@@ -23,6 +23,7 @@ at::Tensor project(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b
 }
 
 at::Tensor applyNorm(const at::Tensor& x, const NormWeights& w, NormKind kind, double eps) {
+  if (kind == NormKind::None) return x;
   if (kind == NormKind::LayerNorm) {
     return at::layer_norm(x, {x.size(-1)}, w.weight, w.bias, eps);
   }

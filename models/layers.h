@@ -12,7 +12,8 @@ namespace cs::models {
 /// x [..., in] W [in, out] (+ b [out]) -> [..., out], as one GEMM.
 at::Tensor project(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b = {});
 
-/// LayerNorm or RMSNorm over the last axis (RMSNorm is computed in float32 as Llama does).
+/// LayerNorm or RMSNorm over the last axis (RMSNorm is computed in float32 as Llama does);
+/// NormKind::None returns x itself.
 at::Tensor applyNorm(const at::Tensor& x, const NormWeights& w, NormKind kind, double eps);
 
 at::Tensor applyActivation(const at::Tensor& x, Activation activation);

@@ -58,16 +58,18 @@ void Transformer::checkShapes() const {
   } else {
     expectShape(w.W_patch, {D, c.nChannels, c.patchSize, c.patchSize}, "embed.W_patch");
     expectShape(w.b_patch, {D}, "embed.b_patch");
-    expectShape(w.classToken, {D}, "embed.class_token");
+    if (c.classToken) expectShape(w.classToken, {D}, "embed.class_token");
   }
   if (c.positions == PositionKind::Learned) {
-    const int64_t P = c.input == InputKind::Patches ? c.nPatches() + 1 : c.nCtx;
+    const int64_t P = c.input == InputKind::Patches ? c.nImageTokens() : c.nCtx;
     expectShape(w.W_pos, {P, D}, "pos_embed.W_pos");
   }
   if (static_cast<int>(w.blocks.size()) != c.nLayers) {
     throw ShapeError("weights hold " + std::to_string(w.blocks.size()) + " blocks, config says " +
                      std::to_string(c.nLayers));
   }
+  // NormKind::None has no weights at all; RMSNorm has no biases.
+  const bool normed = c.hasNormWeights();
   const bool ln = c.norm == NormKind::LayerNorm;
   for (int l = 0; l < c.nLayers; ++l) {
     const auto& b = w.blocks[l];
@@ -76,13 +78,13 @@ void Transformer::checkShapes() const {
     if (b.attn.nHeads != H || b.attn.nKvHeads != Hkv || b.attn.dHead != E) {
       throw ShapeError(p + "attn: head counts differ from the config");
     }
-    expectShape(b.ln1.weight, {D}, p + "ln1.w");
+    if (normed) expectShape(b.ln1.weight, {D}, p + "ln1.w");
     if (ln) expectShape(b.ln1.bias, {D}, p + "ln1.b");
     expectShape(b.attn.W_QKV, {D, (H + 2 * Hkv) * E}, p + "attn.W_QKV");
     if (c.qkvBias) expectShape(b.attn.b_QKV, {(H + 2 * Hkv) * E}, p + "attn.b_QKV");
     expectShape(b.attn.W_O, {H, E, D}, p + "attn.W_O");
     if (c.attnOutBias) expectShape(b.attn.b_O, {D}, p + "attn.b_O");
-    expectShape(b.ln2.weight, {D}, p + "ln2.w");
+    if (normed) expectShape(b.ln2.weight, {D}, p + "ln2.w");
     if (ln) expectShape(b.ln2.bias, {D}, p + "ln2.b");
     expectShape(b.mlp.W_in, {D, F}, p + "mlp.W_in");
     if (c.mlpBias) expectShape(b.mlp.b_in, {F}, p + "mlp.b_in");
@@ -90,7 +92,7 @@ void Transformer::checkShapes() const {
     expectShape(b.mlp.W_out, {F, D}, p + "mlp.W_out");
     if (c.mlpBias) expectShape(b.mlp.b_out, {D}, p + "mlp.b_out");
   }
-  expectShape(w.lnFinal.weight, {D}, "ln_final.w");
+  if (normed) expectShape(w.lnFinal.weight, {D}, "ln_final.w");
   if (ln) expectShape(w.lnFinal.bias, {D}, "ln_final.b");
   expectShape(w.W_U, {D, c.dOutput()}, "unembed.W_U");
   if (c.unembedBias) expectShape(w.b_U, {c.dOutput()}, "unembed.b_U");
@@ -104,8 +106,9 @@ std::vector<hooks::HookPoint> Transformer::hookPoints() const {
   return points;
 }
 
-c10::Device Transformer::device() const { return m_weights.lnFinal.weight.device(); }
-at::ScalarType Transformer::dtype() const { return m_weights.lnFinal.weight.scalar_type(); }
+// W_U exists in every model (a view of W_E when tied); the norms may have no weights.
+c10::Device Transformer::device() const { return m_weights.W_U.device(); }
+at::ScalarType Transformer::dtype() const { return m_weights.W_U.scalar_type(); }
 
 void Transformer::to(c10::Device device, at::ScalarType dtype) {
   const bool tied = m_weights.W_U.defined() && m_weights.W_E.defined() &&
@@ -164,8 +167,12 @@ at::Tensor Transformer::embed(const ModelInput& input, Context& ctx) {
     const auto patches = at::conv2d(pixels, m_weights.W_patch, m_weights.b_patch,
                                     {c.patchSize, c.patchSize});  // [B, D, h, w]
     const auto tokens = patches.flatten(2).transpose(1, 2);       // [B, N, D]
-    const auto cls = m_weights.classToken.view({1, 1, -1}).expand({pixels.size(0), 1, c.dModel});
-    x = at::cat({cls, tokens}, 1);
+    if (c.classToken) {
+      const auto cls = m_weights.classToken.view({1, 1, -1}).expand({pixels.size(0), 1, c.dModel});
+      x = at::cat({cls, tokens}, 1);
+    } else {
+      x = tokens;
+    }
     ctx.batch = x.size(0);
     ctx.tokens = x.size(1);
   } else {
@@ -345,7 +352,11 @@ at::Tensor Transformer::mlp(int layer, const at::Tensor& x) {
 }
 
 at::Tensor Transformer::unembed(at::Tensor x) {
-  if (m_config.head == HeadKind::Classifier) x = x.select(1, 0);  // class token [B, D]
+  if (m_config.head == HeadKind::Classifier) {
+    // The class token [B, D], or the mean over the patches when the model has none.
+    const bool pooled = m_config.input == InputKind::Patches && !m_config.classToken;
+    x = pooled ? x.mean(1) : x.select(1, 0);
+  }
   return project(x, m_weights.W_U, m_weights.b_U);
 }
 

@@ -61,6 +61,8 @@ void TransformerConfig::validate() const {
     }
   }
   if (positions == PositionKind::Learned && nCtx <= 0) fail("learned positions need n_ctx > 0");
+  if (!classToken && input != InputKind::Patches)
+    fail("only image models can do without a class token");
 }
 
 std::string activationName(Activation activation) {

@@ -8,7 +8,8 @@
 
 namespace cs::models {
 
-enum class NormKind { LayerNorm, RmsNorm };
+/// None: no normalisation (identity, no weights), e.g. the modular-addition model.
+enum class NormKind { LayerNorm, RmsNorm, None };
 enum class PositionKind { Learned, Rotary, None };
 enum class Activation { Gelu, GeluTanh, Relu, Silu };
 enum class InputKind { Tokens, Patches };
@@ -66,11 +67,18 @@ struct TransformerConfig {
   int imageSize = 0;
   int patchSize = 0;
   int nChannels = 0;
+  /// Image models: a learned class token goes first and the classifier reads it. Without one
+  /// the classifier reads the mean over the patch positions (a one-patch model is then an MLP).
+  bool classToken = true;
   HeadKind head = HeadKind::LanguageModel;
 
   int nPatches() const {
     return patchSize > 0 ? (imageSize / patchSize) * (imageSize / patchSize) : 0;
   }
+  /// Positions of an image model's input: the patches and the class token, if any.
+  int nImageTokens() const { return nPatches() + (classToken ? 1 : 0); }
+  /// Whether the norms carry weights (LayerNorm, RMSNorm) or are absent (None).
+  bool hasNormWeights() const { return norm != NormKind::None; }
   /// Width of the output: vocabulary or classes.
   int dOutput() const { return head == HeadKind::Classifier ? nClasses : dVocab; }
   bool skipsAttention(int layer) const { return !attnSkipped.empty() && attnSkipped[layer]; }

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -16,6 +17,7 @@
 #include "data/image.h"
 #include "data/image_preprocessor.h"
 #include "data/tokenizer.h"
+#include "models/loaders/builtin_models.h"
 #include "models/loaders/hf_loader.h"
 
 namespace cs::cli {
@@ -50,7 +52,21 @@ std::unique_ptr<models::Transformer> loadModel(const std::string& folder,
   models::LoadOptions load;
   load.device = chooseDevice(options.device);
   load.dtype = parseDtype(options.dtype);
-  return models::loadHfModel(folder, load, progress);
+  return models::loadHfModel(models::resolveModelFolder(folder), load, progress);
+}
+
+CLI::Option* addModelFolderOption(CLI::App* command, std::string& folder,
+                                  const std::string& description) {
+  // A transform, not a check: the resolved folder replaces the text, so tokenizers, dataset
+  // contexts and fingerprints all read the shipped folder.
+  const CLI::Validator builtin(
+      [](std::string& text) {
+        text = models::resolveModelFolder(text).string();
+        return std::string();
+      },
+      "", "builtin");
+  return command->add_option("MODEL_DIR", folder, description + ", or builtin:NAME")
+      ->transform(builtin);
 }
 
 ParsedIds parseIds(const std::string& text) {

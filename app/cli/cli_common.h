@@ -13,7 +13,8 @@
 
 namespace CLI {
 class App;
-}
+class Option;
+}  // namespace CLI
 namespace cs::data {
 class Tokenizer;
 struct Image;
@@ -42,9 +43,16 @@ class ProgressLine {
   bool m_shown = false;
 };
 
-/// Loads a model folder with the global device and dtype, printing progress on stderr.
+/// Loads a model folder (or builtin:NAME) with the global device and dtype, printing progress
+/// on stderr.
 std::unique_ptr<models::Transformer> loadModel(const std::string& folder,
                                                const GlobalOptions& options);
+
+/// Adds the MODEL_DIR positional: a model folder, or builtin:NAME for a shipped model, which
+/// parsing replaces by that model's folder (so every later use sees a plain folder). An
+/// unknown NAME is a ConfigError listing the built-in models.
+CLI::Option* addModelFolderOption(CLI::App* command, std::string& folder,
+                                  const std::string& description);
 
 /// Token ids and attention mask from "1,2,3;4,5,6". Rows of unequal length are right-padded
 /// with id 0 and masked out. Throws ConfigError with the offending text.

@@ -202,7 +202,7 @@ void addBenchLatencyCommand(CLI::App& app, const GlobalOptions& options) {
   auto* cmd = app.add_subcommand(
       "bench-latency", "forward latency, throughput and peak memory (full, masked, compacted)");
   auto args = std::make_shared<BenchLatencyArgs>();
-  cmd->add_option("MODEL_DIR", args->folder, "Hugging Face model folder")->required();
+  addModelFolderOption(cmd, args->folder, "Hugging Face model folder")->required();
   cmd->add_option("--mask", args->mask,
                   "mask file: adds the masked model and, for zero ablations, the compacted one");
   cmd->add_option("--batch", args->batch, "examples per forward pass")

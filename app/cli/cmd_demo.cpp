@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include "core/resources.h"
 #include "core/threads.h"
 #include "core/version.h"
+#include "data/atomic_file.h"
 #include "data/dataset_spec.h"
 #include "data/json_document.h"
 #include "models/cache_run.h"
@@ -212,6 +214,53 @@ report::DemoReport runDemo(const DemoArgs& args, const fs::path& out, int thread
   return r;
 }
 
+// The key numbers for scripts and tests: summary.json beside the report.
+nlohmann::json summaryJson(const report::DemoReport& r, const std::vector<std::string>& files) {
+  nlohmann::json models = nlohmann::json::array();
+  for (const auto& m : r.models) {
+    models.push_back({{"name", m.name},
+                      {"dataset", m.eval.dataset},
+                      {"accuracy", m.eval.accuracy},
+                      {"mean_loss", m.eval.meanLoss},
+                      {"stated_test_accuracy", m.manifestTestAccuracy},
+                      {"latency_median_ms", m.latency.medianMs}});
+  }
+  const auto& a = r.headAblation;
+  nlohmann::json grid = nlohmann::json::array();
+  for (int l = 0; l < a.accuracy.rows(); ++l) {
+    nlohmann::json row = nlohmann::json::array();
+    for (int h = 0; h < a.accuracy.cols(); ++h) {
+      row.push_back(std::isfinite(a.accuracy(l, h)) ? nlohmann::json(a.accuracy(l, h))
+                                                    : nlohmann::json());
+    }
+    grid.push_back(std::move(row));
+  }
+  auto experiment = [&](const report::HeadExperiment& e) {
+    nlohmann::json variants = nlohmann::json::array();
+    for (const auto& v : e.pruning.variants) {
+      variants.push_back({{"name", v.name},
+                          {"present", v.present},
+                          {"accuracy", v.eval.accuracy},
+                          {"latency_median_ms", v.latency.medianMs},
+                          {"parameters", v.latency.parameters}});
+    }
+    return nlohmann::json{{"layer", e.layer},
+                          {"head", e.head},
+                          {"accuracy_without", a.accuracy(e.layer, e.head)},
+                          {"mask_file", e.maskFile},
+                          {"variants", variants}};
+  };
+  return {{"seconds", r.seconds},
+          {"threads", r.threads},
+          {"files", files},
+          {"store", {{"file", r.storeFile}, {"rows", r.storeRows}, {"hooks", r.storeHooks}}},
+          {"models", models},
+          {"head_ablation", {{"baseline_accuracy", a.baseline.accuracy}, {"accuracy", grid}}},
+          {"hurtful", experiment(r.hurtful)},
+          {"harmless", experiment(r.harmless)},
+          {"pattern_head", {{"layer", r.patternLayer}, {"head", r.patternHead}}}};
+}
+
 void demoCommand(const DemoArgs& args, const GlobalOptions& options) {
   const int threads = configureThreads(options.threads);
   const fs::path out = args.out;
@@ -224,6 +273,7 @@ void demoCommand(const DemoArgs& args, const GlobalOptions& options) {
     r = runDemo(args, out, threads, progress);
     progress.setStage("writing the report");
     files = report::writeDemoReport(r, out);
+    data::writeTextFileAtomically(out / "summary.json", summaryJson(r, files).dump(2) + "\n");
   }
   const auto& acc = r.headAblation.accuracy;
   std::printf("demo finished in %.1f s on %d threads\n", r.seconds, threads);

@@ -54,7 +54,7 @@ void evalCommand(const EvalArgs& args, const GlobalOptions& options) {
 void addEvalCommand(CLI::App& app, const GlobalOptions& options) {
   auto* cmd = app.add_subcommand("eval", "accuracy, loss and logit difference over a dataset");
   auto args = std::make_shared<EvalArgs>();
-  cmd->add_option("MODEL_DIR", args->folder, "Hugging Face model folder")->required();
+  addModelFolderOption(cmd, args->folder, "Hugging Face model folder")->required();
   cmd->add_option("--dataset", args->dataset,
                   "dataset spec, e.g. induction:rows=256,half=20,vocab=128 or modadd:p=113")
       ->required();

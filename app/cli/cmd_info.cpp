@@ -2,6 +2,8 @@
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -10,6 +12,7 @@
 #include "core/gemm_speed.h"
 #include "core/threads.h"
 #include "data/dtype.h"
+#include "data/json_document.h"
 #include "hooks/hook_point.h"
 #include "models/loaders/checkpoint_files.h"
 
@@ -44,7 +47,9 @@ nlohmann::json describe(const std::string& folder, const models::Transformer& mo
       {"d_model", c.dModel},
       {"d_head", c.dHead},
       {"d_mlp", c.dMlp},
-      {"norm", c.norm == models::NormKind::LayerNorm ? "layernorm" : "rmsnorm"},
+      {"norm", c.norm == models::NormKind::LayerNorm ? "layernorm"
+               : c.norm == models::NormKind::RmsNorm ? "rmsnorm"
+                                                     : "none"},
       {"positions", c.positions == models::PositionKind::Learned  ? "learned"
                     : c.positions == models::PositionKind::Rotary ? "rotary"
                                                                   : "none"},
@@ -60,6 +65,17 @@ nlohmann::json describe(const std::string& folder, const models::Transformer& mo
       {"gemm_size", gemm.size},
       {"threads", gemm.threads},
   };
+  // A model trained by `train` (the built-in ones) says how and how well.
+  const auto manifest = std::filesystem::path(folder) / "manifest.json";
+  if (std::filesystem::is_regular_file(manifest)) {
+    const auto m = data::readJsonFile(manifest.string(), 1 << 20);
+    nlohmann::json training;
+    for (const char* key : {"recipe", "seed", "steps", "train_accuracy", "test_accuracy",
+                            "test_dataset", "first_half_accuracy"}) {
+      if (m.is_object() && m.contains(key)) training[key] = m[key];
+    }
+    j["training"] = training;
+  }
   if (c.head == models::HeadKind::Classifier) {
     j["n_classes"] = c.nClasses;
     j["image_size"] = c.imageSize;
@@ -91,6 +107,25 @@ void printText(const nlohmann::json& j, const models::Transformer& model) {
   std::string stored;
   for (const auto& d : j["stored_dtypes"])
     stored += (stored.empty() ? "" : ", ") + d.get<std::string>();
+  if (j.contains("training")) {
+    const auto& t = j["training"];
+    auto shown = [&t](const char* key) -> std::string {
+      if (!t.contains(key)) return "?";
+      const auto& v = t[key];
+      if (v.is_number_float()) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%.4f", v.get<double>());
+        return text;
+      }
+      return v.is_string() ? v.get<std::string>() : v.dump();
+    };
+    std::cout << "trained      recipe " << shown("recipe") << ", seed " << shown("seed") << ", "
+              << shown("steps") << " steps; accuracy train " << shown("train_accuracy") << ", test "
+              << shown("test_accuracy");
+    if (t.contains("first_half_accuracy"))
+      std::cout << " (unrepeated first half " << shown("first_half_accuracy") << ")";
+    std::cout << "\n";
+  }
   std::cout << "parameters   " << j["parameters"].get<int64_t>() << "\n"
             << "dtype        " << j["dtype"].get<std::string>() << " on "
             << j["device"].get<std::string>() << " (stored " << stored << ")\n";
@@ -125,7 +160,7 @@ void addInfoCommand(CLI::App& app, const GlobalOptions& options) {
   auto* cmd = app.add_subcommand("info", "describe a model folder and this machine's speed");
   auto folder = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  cmd->add_option("MODEL_DIR", *folder, "Hugging Face model folder")->required();
+  addModelFolderOption(cmd, *folder, "Hugging Face model folder")->required();
   cmd->add_flag("--json", *json, "print one JSON object");
   cmd->callback([&options, folder, json] {
     configureThreads(options.threads);

@@ -151,7 +151,7 @@ void maskCommand(const MaskArgs& args) {
 void addMaskCommand(CLI::App& app, const GlobalOptions&) {
   auto* cmd = app.add_subcommand("mask", "write a mask file for a model, or show one");
   auto args = std::make_shared<MaskArgs>();
-  cmd->add_option("MODEL_DIR", args->folder, "model folder the mask is for");
+  addModelFolderOption(cmd, args->folder, "model folder the mask is for");
   cmd->add_option("--out", args->out, "mask file to write");
   cmd->add_option("--show", args->show, "list the entries of a mask file and stop");
   cmd->add_option("--head", args->heads, "LAYER.HEAD or LAYER.* (repeatable)");

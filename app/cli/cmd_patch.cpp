@@ -233,7 +233,7 @@ void addPatchCommand(CLI::App& app, const GlobalOptions& options) {
   auto* cmd = app.add_subcommand(
       "patch", "activation patching: splice clean activations into a corrupted run (or back)");
   auto args = std::make_shared<PatchArgs>();
-  cmd->add_option("MODEL_DIR", args->folder, "model folder")->required();
+  addModelFolderOption(cmd, args->folder, "model folder")->required();
   cmd->add_option("--clean", args->clean, "clean prompt text");
   cmd->add_option("--corrupted", args->corrupted, "corrupted prompt text (same token count)");
   cmd->add_option("--clean-ids", args->cleanIds, "clean token ids, e.g. 1,2,3");

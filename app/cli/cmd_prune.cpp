@@ -151,7 +151,7 @@ void addPruneCommand(CLI::App& app, const GlobalOptions& options) {
   auto* cmd = app.add_subcommand(
       "prune", "full vs masked vs compacted model: accuracy, loss, latency; export the result");
   auto args = std::make_shared<PruneArgs>();
-  cmd->add_option("MODEL_DIR", args->folder, "model folder")->required();
+  addModelFolderOption(cmd, args->folder, "model folder")->required();
   cmd->add_option("--mask", args->mask, "mask file (docs/masks.md)")->required();
   cmd->add_option("--dataset", args->dataset, "dataset spec to evaluate on")->required();
   cmd->add_option("--limit", args->limit, "evaluate at most N rows (0: all)")

@@ -127,7 +127,7 @@ void recordCommand(const RecordArgs& args, const GlobalOptions& options) {
 void addRecordCommand(CLI::App& app, const GlobalOptions& options) {
   auto* cmd = app.add_subcommand("record", "record activations over a dataset into an HDF5 store");
   auto args = std::make_shared<RecordArgs>();
-  cmd->add_option("MODEL_DIR", args->folder, "Hugging Face model folder")->required();
+  addModelFolderOption(cmd, args->folder, "Hugging Face model folder")->required();
   cmd->add_option("--dataset", args->dataset,
                   "dataset spec, e.g. induction:rows=256 or text:file=corpus.txt")
       ->required();

@@ -157,7 +157,7 @@ void runCommand(const RunArgs& args, const GlobalOptions& options) {
 void addRunCommand(CLI::App& app, const GlobalOptions& options) {
   auto* cmd = app.add_subcommand("run", "run one batch and save logits and hook activations");
   auto args = std::make_shared<RunArgs>();
-  cmd->add_option("MODEL_DIR", args->folder, "Hugging Face model folder")->required();
+  addModelFolderOption(cmd, args->folder, "Hugging Face model folder")->required();
   cmd->add_option("--ids", args->ids, "token ids, rows separated by ';' (e.g. \"1,2,3;4,5\")");
   cmd->add_option("--prompt", args->prompts,
                   "text, repeatable; tokenized with the model folder's tokenizer (with its "

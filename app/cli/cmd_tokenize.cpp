@@ -14,9 +14,8 @@ void addTokenizeCommand(CLI::App& app, const GlobalOptions& /*options*/) {
   auto folder = std::make_shared<std::string>();
   auto text = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  cmd->add_option("MODEL_DIR", *folder,
-                  "folder with tokenizer.json, vocab.json + merges.txt "
-                  "or tokenizer.model")
+  addModelFolderOption(cmd, *folder,
+                       "folder with tokenizer.json, vocab.json + merges.txt or tokenizer.model")
       ->required();
   cmd->add_option("TEXT", *text, "UTF-8 text to tokenize")->required();
   cmd->add_flag("--json", *json,

@@ -17,5 +17,6 @@ void addMaskCommand(CLI::App& app, const GlobalOptions& options);
 void addPatchCommand(CLI::App& app, const GlobalOptions& options);
 void addPruneCommand(CLI::App& app, const GlobalOptions& options);
 void addBenchLatencyCommand(CLI::App& app, const GlobalOptions& options);
+void addTrainCommand(CLI::App& app, const GlobalOptions& options);
 
 }  // namespace cs::cli

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   cs::cli::addPatchCommand(app, options);
   cs::cli::addPruneCommand(app, options);
   cs::cli::addBenchLatencyCommand(app, options);
+  cs::cli::addTrainCommand(app, options);
 
   try {
     app.parse(argc, argv);

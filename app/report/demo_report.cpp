@@ -3,6 +3,7 @@
 // the PNGs beside it.
 #include "app/report/demo_report.h"
 
+#include <unistd.h>
 #include <QApplication>
 #include <QSize>
 
@@ -26,6 +27,15 @@ namespace fs = std::filesystem;
 void ensureApplication() {
   if (QApplication::instance()) return;
   qputenv("QT_QPA_PLATFORM", "offscreen");
+  // Qt warns on stderr without a runtime folder; a private one under the temp folder will do.
+  if (qEnvironmentVariableIsEmpty("XDG_RUNTIME_DIR")) {
+    const auto runtime =
+        fs::temp_directory_path() / ("circuitscope-runtime-" + std::to_string(::getuid()));
+    std::error_code ec;
+    fs::create_directories(runtime, ec);
+    fs::permissions(runtime, fs::perms::owner_all, ec);
+    if (!ec) qputenv("XDG_RUNTIME_DIR", QByteArray::fromStdString(runtime.string()));
+  }
   static int argc = 1;
   static char name[] = "circuitscope";
   static char* argv[] = {name, nullptr};

@@ -189,8 +189,8 @@ RopeConfig parseRope(const Json& j) {
   return rope;
 }
 
-const std::vector<std::pair<NormKind, std::string>> kNorms{{NormKind::LayerNorm, "layer_norm"},
-                                                           {NormKind::RmsNorm, "rms_norm"}};
+const std::vector<std::pair<NormKind, std::string>> kNorms{
+    {NormKind::LayerNorm, "layer_norm"}, {NormKind::RmsNorm, "rms_norm"}, {NormKind::None, "none"}};
 const std::vector<std::pair<PositionKind, std::string>> kPositions{
     {PositionKind::Learned, "learned"},
     {PositionKind::Rotary, "rotary"},
@@ -276,11 +276,17 @@ TransformerConfig parseConfig(const Json& j) {
   c.imageSize = requireInt(j, "image_size", 0, 1 << 14);
   c.patchSize = requireInt(j, "patch_size", 0, 1 << 14);
   c.nChannels = requireInt(j, "n_channels", 0, 64);
+  // Added after format version 1 was first written: absent means a class token, as before.
+  if (j.contains("class_token")) c.classToken = requireBool(j, "class_token");
   c.head = requireChoice(j, "head", kHeads);
 
   // What validate() does not cover but the tensor layout needs.
   if (c.input == InputKind::Tokens && c.dVocab == 0) {
     throw ConfigError("config.json: \"d_vocab\" must be positive for a model that reads tokens");
+  }
+  if (!c.classToken && c.input != InputKind::Patches) {
+    throw ConfigError(
+        "config.json: \"class_token\" false needs an image model (input \"patches\")");
   }
   if (c.tiedEmbeddings && (c.input != InputKind::Tokens || c.head != HeadKind::LanguageModel)) {
     throw ConfigError(
@@ -345,6 +351,7 @@ Json configJson(const TransformerConfig& c) {
           {"image_size", c.imageSize},
           {"patch_size", c.patchSize},
           {"n_channels", c.nChannels},
+          {"class_token", c.classToken},
           {"head", nameOf(kHeads, c.head)}};
 }
 
@@ -353,28 +360,29 @@ Json configJson(const TransformerConfig& c) {
 // The names and shapes TransformerWeights::namedTensors() gives for a model of this config.
 std::vector<HfTensorSpec> tensorSpecs(const TransformerConfig& c) {
   const int64_t D = c.dModel, E = c.dHead;
+  const bool normed = c.hasNormWeights();
   const bool ln = c.norm == NormKind::LayerNorm;
   std::vector<HfTensorSpec> s;
   if (c.input == InputKind::Tokens) s.push_back({"embed.W_E", {c.dVocab, D}});
   if (c.positions == PositionKind::Learned) {
-    const int64_t P = c.input == InputKind::Patches ? c.nPatches() + 1 : c.nCtx;
+    const int64_t P = c.input == InputKind::Patches ? c.nImageTokens() : c.nCtx;
     s.push_back({"pos_embed.W_pos", {P, D}});
   }
   if (c.input == InputKind::Patches) {
     s.push_back({"embed.W_patch", {D, c.nChannels, c.patchSize, c.patchSize}});
     s.push_back({"embed.b_patch", {D}, InitKind::Bias});
-    s.push_back({"embed.class_token", {D}});
+    if (c.classToken) s.push_back({"embed.class_token", {D}});
   }
   for (int l = 0; l < c.nLayers; ++l) {
     const std::string p = "blocks." + std::to_string(l) + ".";
     const int64_t H = c.nHeads[l], Hkv = c.nKvHeads[l], F = c.dMlp[l];
-    s.push_back({p + "ln1.w", {D}, InitKind::NormWeight});
+    if (normed) s.push_back({p + "ln1.w", {D}, InitKind::NormWeight});
     if (ln) s.push_back({p + "ln1.b", {D}, InitKind::Bias});
     s.push_back({p + "attn.W_QKV", {D, (H + 2 * Hkv) * E}});
     if (c.qkvBias) s.push_back({p + "attn.b_QKV", {(H + 2 * Hkv) * E}, InitKind::Bias});
     s.push_back({p + "attn.W_O", {H, E, D}});
     if (c.attnOutBias) s.push_back({p + "attn.b_O", {D}, InitKind::Bias});
-    s.push_back({p + "ln2.w", {D}, InitKind::NormWeight});
+    if (normed) s.push_back({p + "ln2.w", {D}, InitKind::NormWeight});
     if (ln) s.push_back({p + "ln2.b", {D}, InitKind::Bias});
     s.push_back({p + "mlp.W_in", {D, F}});
     if (c.mlpBias) s.push_back({p + "mlp.b_in", {F}, InitKind::Bias});
@@ -382,7 +390,7 @@ std::vector<HfTensorSpec> tensorSpecs(const TransformerConfig& c) {
     s.push_back({p + "mlp.W_out", {F, D}});
     if (c.mlpBias) s.push_back({p + "mlp.b_out", {D}, InitKind::Bias});
   }
-  s.push_back({"ln_final.w", {D}, InitKind::NormWeight});
+  if (normed) s.push_back({"ln_final.w", {D}, InitKind::NormWeight});
   if (ln) s.push_back({"ln_final.b", {D}, InitKind::Bias});
   if (!c.tiedEmbeddings) s.push_back({"unembed.W_U", {D, c.dOutput()}});
   if (c.unembedBias) s.push_back({"unembed.b_U", {c.dOutput()}, InitKind::Bias});
@@ -390,6 +398,7 @@ std::vector<HfTensorSpec> tensorSpecs(const TransformerConfig& c) {
 }
 
 TransformerWeights mapWeights(const TransformerConfig& c, const TensorGetter& get) {
+  const bool normed = c.hasNormWeights();
   const bool ln = c.norm == NormKind::LayerNorm;
   auto getIf = [&get](bool present, const std::string& name) {
     return present ? get(name) : at::Tensor();
@@ -399,11 +408,11 @@ TransformerWeights mapWeights(const TransformerConfig& c, const TensorGetter& ge
   w.W_pos = getIf(c.positions == PositionKind::Learned, "pos_embed.W_pos");
   w.W_patch = getIf(c.input == InputKind::Patches, "embed.W_patch");
   w.b_patch = getIf(c.input == InputKind::Patches, "embed.b_patch");
-  w.classToken = getIf(c.input == InputKind::Patches, "embed.class_token");
+  w.classToken = getIf(c.input == InputKind::Patches && c.classToken, "embed.class_token");
   for (int l = 0; l < c.nLayers; ++l) {
     const std::string p = "blocks." + std::to_string(l) + ".";
     BlockWeights b;
-    b.ln1 = {get(p + "ln1.w"), getIf(ln, p + "ln1.b")};
+    b.ln1 = {getIf(normed, p + "ln1.w"), getIf(ln, p + "ln1.b")};
     b.attn.nHeads = c.nHeads[l];
     b.attn.nKvHeads = c.nKvHeads[l];
     b.attn.dHead = c.dHead;
@@ -411,7 +420,7 @@ TransformerWeights mapWeights(const TransformerConfig& c, const TensorGetter& ge
     b.attn.b_QKV = getIf(c.qkvBias, p + "attn.b_QKV");
     b.attn.W_O = get(p + "attn.W_O");
     b.attn.b_O = getIf(c.attnOutBias, p + "attn.b_O");
-    b.ln2 = {get(p + "ln2.w"), getIf(ln, p + "ln2.b")};
+    b.ln2 = {getIf(normed, p + "ln2.w"), getIf(ln, p + "ln2.b")};
     b.mlp.W_in = get(p + "mlp.W_in");
     b.mlp.b_in = getIf(c.mlpBias, p + "mlp.b_in");
     b.mlp.W_gate = getIf(c.gatedMlp, p + "mlp.W_gate");
@@ -419,7 +428,7 @@ TransformerWeights mapWeights(const TransformerConfig& c, const TensorGetter& ge
     b.mlp.b_out = getIf(c.mlpBias, p + "mlp.b_out");
     w.blocks.push_back(std::move(b));
   }
-  w.lnFinal = {get("ln_final.w"), getIf(ln, "ln_final.b")};
+  w.lnFinal = {getIf(normed, "ln_final.w"), getIf(ln, "ln_final.b")};
   w.W_U = c.tiedEmbeddings ? w.W_E.t() : get("unembed.W_U");
   w.b_U = getIf(c.unembedBias, "unembed.b_U");
   return w;

@@ -41,6 +41,49 @@ TEST(ModularAdditionDataset, AllPairsWithCorrectTargets) {
   EXPECT_EQ(std::get<0>(at::_unique(a * 7 + c)).numel(), 49);
 }
 
+TEST(InductionDataset, FirstHalfScoringMarksTheUnrepeatedTokens) {
+  const InductionDataset d(3, 6, 50, 3, 0, InductionScoring::FirstHalf);
+  const auto b = d.batch(0, 3);
+  // Targets at positions 1..5: predicted from the unrepeated prefix only.
+  const auto positions = torch::arange(12);
+  const auto expected = (positions.ge(1) & positions.lt(6)).unsqueeze(0).expand({3, 12});
+  EXPECT_TRUE(torch::equal(b.lossMask, expected));
+  EXPECT_TRUE(torch::equal(b.tokens, InductionDataset(3, 6, 50, 3).batch(0, 3).tokens));
+  EXPECT_NE(d.describe().find("first half"), std::string::npos);
+}
+
+TEST(ModularAdditionDataset, TrainAndTestSplitsPartitionThePairs) {
+  const ModularAdditionDataset train(113, ModularSplit::Train, 30, 4);
+  const ModularAdditionDataset test(113, ModularSplit::Test, 30, 4);
+  EXPECT_EQ(train.size(), 113 * 113 * 30 / 100);  // 3830
+  EXPECT_EQ(train.size() + test.size(), 113 * 113);
+  const auto a = train.batch(0, train.size()), b = test.batch(0, test.size());
+  auto pairIndex = [](const EvalBatch& x) {
+    return x.tokens.select(1, 0) * 113 + x.tokens.select(1, 1);
+  };
+  const auto all = std::get<0>(torch::cat({pairIndex(a), pairIndex(b)}).sort());
+  EXPECT_TRUE(torch::equal(all, torch::arange(113 * 113)));  // disjoint and complete
+  // Each split is listed in pair order; targets are right; the seed decides the split.
+  EXPECT_TRUE(torch::equal(pairIndex(a), std::get<0>(pairIndex(a).sort())));
+  EXPECT_TRUE(
+      torch::equal(a.targets, (a.tokens.select(1, 0) + a.tokens.select(1, 1)).remainder(113)));
+  const ModularAdditionDataset again(113, ModularSplit::Train, 30, 4);
+  const ModularAdditionDataset other(113, ModularSplit::Train, 30, 5);
+  EXPECT_TRUE(torch::equal(again.batch(0, again.size()).tokens, a.tokens));
+  EXPECT_FALSE(torch::equal(other.batch(0, other.size()).tokens, a.tokens));
+  EXPECT_THROW(ModularAdditionDataset(113, ModularSplit::Train, 0, 0), ConfigError);
+  EXPECT_THROW(ModularAdditionDataset(113, ModularSplit::Train, 100, 0), ConfigError);
+}
+
+TEST(ModularAdditionDataset, SplitSpecs) {
+  const auto train = openDataset("modadd-train:p=113,percent=30,seed=2");
+  const auto test = openDataset("modadd-test:p=113,seed=2");
+  EXPECT_EQ(train->size(), 3830);
+  EXPECT_EQ(test->size(), 113 * 113 - 3830);
+  EXPECT_NE(train->describe().find("train split"), std::string::npos) << train->describe();
+  EXPECT_THROW(openDataset("modadd-train:rows=5"), ConfigError);
+}
+
 TEST(ModularAdditionDataset, BatchesClipAtTheEnd) {
   const ModularAdditionDataset d(5, 12, 9);
   EXPECT_EQ(d.batch(10, 8).tokens.size(0), 2);
