@@ -11,6 +11,7 @@
 
 #include "analysis/train_recipes.h"
 #include "app/cli/commands.h"
+#include "core/error.h"
 #include "core/threads.h"
 
 namespace cs::cli {
@@ -25,6 +26,11 @@ struct TrainArgs {
 };
 
 void trainCommand(const TrainArgs& args, const GlobalOptions& options) {
+  if (options.device != "cpu" || options.dtype != "float32") {
+    throw ConfigError(
+        "train runs on the CPU in float32 (that is what makes it deterministic); drop --device "
+        "and --dtype");
+  }
   configureThreads(options.threads);
   auto recipe = analysis::trainRecipe(args.recipe, args.seed);
   if (args.steps > 0) recipe.options.steps = args.steps;
