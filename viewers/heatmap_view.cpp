@@ -132,22 +132,15 @@ QString HeatmapView::columnLabel(int column) const {
 
 HeatmapView::Geometry HeatmapView::geometryFor(const QRect& bounds) const {
   Geometry g;
-  g.titleFont = paint::pixelFont(font(), 1.25, true);
-  g.labelFont = paint::pixelFont(font());
-  g.valueFont = paint::pixelFont(font(), 0.9);
-  const QFontMetricsF titleMetrics(g.titleFont);
+  const auto frame = paint::frameFor(font(), bounds, !m_data.title.empty(), kMargin);
+  g.titleFont = frame.titleFont;
+  g.labelFont = frame.labelFont;
+  g.valueFont = frame.valueFont;
+  g.lineHeight = frame.lineHeight;
+  g.titleRect = frame.titleRect;
   const QFontMetricsF metrics(g.labelFont);
-  g.lineHeight = metrics.height();
   const double lh = g.lineHeight;
-
-  double left = bounds.left() + kMargin;
-  double right = bounds.left() + bounds.width() - kMargin;
-  double top = bounds.top() + kMargin;
-  double bottom = bounds.top() + bounds.height() - kMargin;
-  if (!m_data.title.empty()) {
-    g.titleRect = QRectF(left, top, right - left, titleMetrics.height());
-    top += titleMetrics.height() + 6;
-  }
+  double left = frame.left, right = frame.right, top = frame.top, bottom = frame.bottom;
   const Eigen::Index rows = m_data.values.rows();
   const Eigen::Index columns = m_data.values.cols();
   if (rows == 0 || columns == 0) {

@@ -86,4 +86,22 @@ void drawVerticalText(QPainter& painter, const QPointF& anchor, double length, c
   painter.restore();
 }
 
+Frame frameFor(const QFont& base, const QRect& bounds, bool hasTitle, int margin) {
+  Frame f;
+  f.titleFont = pixelFont(base, 1.25, true);
+  f.labelFont = pixelFont(base);
+  f.valueFont = pixelFont(base, 0.9);
+  const QFontMetricsF titleMetrics(f.titleFont);
+  f.lineHeight = QFontMetricsF(f.labelFont).height();
+  f.left = bounds.left() + margin;
+  f.right = bounds.left() + bounds.width() - margin;
+  f.top = bounds.top() + margin;
+  f.bottom = bounds.top() + bounds.height() - margin;
+  if (hasTitle) {
+    f.titleRect = QRectF(f.left, f.top, f.right - f.left, titleMetrics.height());
+    f.top += titleMetrics.height() + 6;
+  }
+  return f;
+}
+
 }  // namespace cs::viewers::paint

@@ -8,6 +8,7 @@
 #include <QPainter>
 #include <QPointF>
 #include <QRect>
+#include <QRectF>
 #include <QString>
 
 #include <string>
@@ -27,6 +28,16 @@ QColor textColorOn(const QColor& fill);
 
 /// `base` at `scale` times its size, in pixels.
 QFont pixelFont(const QFont& base, double scale = 1.0, bool bold = false);
+
+/// The frame every view starts from: its fonts, the title's place, and what is left inside the
+/// margins below the title.
+struct Frame {
+  QFont titleFont, labelFont, valueFont;
+  double lineHeight = 0.0;  ///< of labelFont
+  QRectF titleRect;         ///< empty without a title
+  double left = 0.0, right = 0.0, top = 0.0, bottom = 0.0;
+};
+Frame frameFor(const QFont& base, const QRect& bounds, bool hasTitle, int margin);
 
 /// A label as drawn: UTF-8 decoded, with newlines and tabs shown as \n and \t so that a token
 /// such as "\n" stays on one line and stays visible.
