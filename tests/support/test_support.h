@@ -11,6 +11,7 @@
 #include <string>
 #include <typeinfo>
 
+#include "support/message_of.h"
 #include "test_paths.h"
 
 namespace cs::test {
@@ -40,22 +41,5 @@ std::string folderParamName(const std::string& folder);
 
 /// Copies a model folder (config.json, *.safetensors, index) into `to`.
 void copyModelFolder(const std::filesystem::path& from, const std::filesystem::path& to);
-
-/// Runs `f` and returns the message of the E it throws. Any other outcome fails the test, and
-/// names what was thrown instead, so a wrong kind is visible at once.
-template <typename E, typename F>
-std::string messageOf(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected " << typeid(E).name() << ", got " << typeid(e).name() << ": "
-                  << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected " << typeid(E).name() << ", nothing was thrown";
-  return {};
-}
 
 }  // namespace cs::test

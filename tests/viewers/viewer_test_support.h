@@ -14,6 +14,8 @@
 #include <string>
 #include <typeinfo>
 
+#include "support/message_of.h"
+
 namespace cs::viewers::test {
 
 /// $CS_VIEWERS_OUTPUT_DIR (kept), or a fresh folder under the system temp dir (removed when the
@@ -31,21 +33,7 @@ class OutputDir {
   bool m_remove = false;
 };
 
-/// Runs `f` and returns the message of the E it throws; any other outcome fails the test.
-template <typename E, typename F>
-std::string messageOf(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected " << typeid(E).name() << ", got " << typeid(e).name() << ": "
-                  << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected " << typeid(E).name() << ", nothing was thrown";
-  return {};
-}
+using cs::test::messageOf;
 
 /// "q" + index, built by appending: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string.
 std::string label(const char* prefix, size_t index);
