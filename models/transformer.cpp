@@ -100,9 +100,30 @@ void Transformer::checkShapes() const {
 
 std::vector<hooks::HookPoint> Transformer::hookPoints() const {
   auto points = hooks::allHookPoints(m_config.nLayers);
-  if (m_config.positions != PositionKind::Learned) {
-    std::erase(points, hooks::HookPoint{HookKind::PosEmbed, -1});
-  }
+  // Only the points a forward pass fires: a skipped sublayer fires none of its own.
+  std::erase_if(points, [&](const hooks::HookPoint& p) {
+    switch (p.kind) {
+      case HookKind::PosEmbed:
+        return m_config.positions != PositionKind::Learned;
+      case HookKind::Ln1Normalized:
+      case HookKind::Q:
+      case HookKind::K:
+      case HookKind::V:
+      case HookKind::AttnScores:
+      case HookKind::Pattern:
+      case HookKind::Z:
+      case HookKind::Result:
+      case HookKind::AttnOut:
+        return m_config.skipsAttention(p.layer);
+      case HookKind::Ln2Normalized:
+      case HookKind::MlpPre:
+      case HookKind::MlpPost:
+      case HookKind::MlpOut:
+        return m_config.skipsMlp(p.layer);
+      default:
+        return false;
+    }
+  });
   return points;
 }
 
@@ -276,6 +297,14 @@ at::Tensor Transformer::block(int layer, at::Tensor x, const Context& ctx) {
   return m_hooks.fire(HookKind::ResidPost, layer, mid + mlpOut);
 }
 
+at::Tensor Transformer::readout(const at::Tensor& finalResidual) const {
+  if (finalResidual.dim() != 3 || finalResidual.size(2) != m_config.dModel) {
+    throw ShapeError("final residual: expected [batch, pos, " + std::to_string(m_config.dModel) +
+                     "], got " + shapeText(finalResidual.sizes()));
+  }
+  return unembed(applyNorm(finalResidual, m_weights.lnFinal, m_config.norm, m_config.normEps));
+}
+
 void Transformer::setSkipped(int layer, Sublayer sublayer, bool skipped) {
   if (layer < 0 || layer >= m_config.nLayers) {
     throw ConfigError("layer " + std::to_string(layer) + " does not exist; the model has " +
@@ -351,7 +380,7 @@ at::Tensor Transformer::mlp(int layer, const at::Tensor& x) {
   return project(post, w.W_out, w.b_out);
 }
 
-at::Tensor Transformer::unembed(at::Tensor x) {
+at::Tensor Transformer::unembed(at::Tensor x) const {
   if (m_config.head == HeadKind::Classifier) {
     // The class token [B, D], or the mean over the patches when the model has none.
     const bool pooled = m_config.input == InputKind::Patches && !m_config.classToken;

@@ -32,6 +32,11 @@ class Transformer final : public Model {
   TransformerWeights& weights() { return m_weights; }
   const TransformerWeights& weights() const { return m_weights; }
 
+  /// The model's tail without hooks: final norm and unembedding (classifiers: of the class
+  /// token, or the mean over patches). `finalResidual` is [B, T, D] as blocks.{L-1}.hook_resid_post
+  /// holds it; analyses use it to read out an edited residual stream (logit lens, path views).
+  at::Tensor readout(const at::Tensor& finalResidual) const;
+
   /// Skips (drops) or restores a sublayer of one block; ConfigError for a layer out of range.
   void setSkipped(int layer, Sublayer sublayer, bool skipped);
 
@@ -47,7 +52,7 @@ class Transformer final : public Model {
   at::Tensor block(int layer, at::Tensor x, const Context& ctx);
   at::Tensor attention(int layer, const at::Tensor& x, const Context& ctx);
   at::Tensor mlp(int layer, const at::Tensor& x);
-  at::Tensor unembed(at::Tensor x);
+  at::Tensor unembed(at::Tensor x) const;
   void checkShapes() const;
 
   TransformerConfig m_config;

@@ -10,6 +10,7 @@
 
 #include "analysis/activation_patching.h"
 #include "app/cli/commands.h"
+#include "app/cli/example_inputs.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "data/image.h"
@@ -37,89 +38,6 @@ struct PatchArgs {
   std::string run = "patch";
   bool json = false;
 };
-
-std::vector<int> parseList(const std::string& text, const std::string& option) {
-  std::vector<int> out;
-  if (text.empty()) return out;
-  const auto ids = parseIds(text);
-  if (ids.ids.size(0) != 1 || ids.mask.defined()) {
-    throw ConfigError(option + " takes one comma-separated list, e.g. 0,3,5");
-  }
-  for (int64_t i = 0; i < ids.ids.size(1); ++i) out.push_back(ids.ids[0][i].item<int>());
-  return out;
-}
-
-// One example from whichever of prompt / ids / image was given.
-models::ModelInput exampleInput(const std::string& prompt, const std::string& ids,
-                                const std::string& image, const std::string& which,
-                                const PatchArgs& args, const models::TransformerConfig& config,
-                                const data::Tokenizer* tokenizer) {
-  const int given = !prompt.empty() + !ids.empty() + !image.empty();
-  if (given != 1) {
-    throw ConfigError("give the " + which + " input once: --" + which + " TEXT, --" + which +
-                      "-ids IDS or --" + which + "-image FILE");
-  }
-  models::ModelInput input;
-  if (!image.empty()) {
-    if (config.input != models::InputKind::Patches) {
-      throw ConfigError(args.folder + " is a language model; --" + which +
-                        "-image is for image "
-                        "models");
-    }
-    input.pixels = preprocessImages(args.folder, config, {data::decodeImage(image)}, {image});
-    return input;
-  }
-  if (config.input == models::InputKind::Patches) {
-    throw ConfigError(args.folder + " is an image model: give --" + which + "-image FILE");
-  }
-  if (!ids.empty()) {
-    const auto parsed = parseIds(ids);
-    if (parsed.ids.size(0) != 1) throw ConfigError("--" + which + "-ids takes one row of ids");
-    input.tokens = parsed.ids;
-  } else {
-    if (!tokenizer) throw ConfigError(args.folder + " has no tokenizer; give --" + which + "-ids");
-    input.tokens = at::tensor(promptIds(*tokenizer, prompt), at::kLong).unsqueeze(0);
-  }
-  return input;
-}
-
-// A metric token: the id given, or the first token of the text as a continuation, or (for
-// classifiers) the class whose label is the text.
-std::int64_t metricToken(const std::string& text, std::int64_t id,
-                         const models::TransformerConfig& config, const data::Tokenizer* tokenizer,
-                         const std::string& option) {
-  if (id >= 0 || text.empty()) return id;
-  if (config.head == models::HeadKind::Classifier) {
-    for (std::size_t i = 0; i < config.classLabels.size(); ++i) {
-      if (config.classLabels[i] == text) return static_cast<std::int64_t>(i);
-    }
-    throw ConfigError(option + " \"" + text + "\" is not a class label of this model");
-  }
-  if (!tokenizer) throw ConfigError("this model folder has no tokenizer; use " + option + "-id");
-  const auto ids = tokenizer->encodeContinuation(text);
-  if (ids.empty()) throw ConfigError(option + " \"" + text + "\" gives no tokens");
-  return ids.front();
-}
-
-// The top prediction at the metric position (classifiers: the top class).
-std::int64_t topPrediction(models::Model& model, const models::ModelInput& input,
-                           std::int64_t position) {
-  c10::InferenceMode guard;
-  auto logits = model.forward(input)[0];
-  if (logits.dim() == 2) logits = logits[position < 0 ? logits.size(0) - 1 : position];
-  return logits.argmax().item<std::int64_t>();
-}
-
-std::string tokenText(std::int64_t id, const models::TransformerConfig& config,
-                      const data::Tokenizer* tokenizer) {
-  if (config.head == models::HeadKind::Classifier) {
-    return id < static_cast<std::int64_t>(config.classLabels.size())
-               ? config.classLabels[static_cast<std::size_t>(id)]
-               : "class " + std::to_string(id);
-  }
-  if (tokenizer && id < tokenizer->vocabSize()) return "'" + tokenizer->displayToken(id) + "'";
-  return "#" + std::to_string(id);
-}
 
 void saveResult(const analysis::PatchingResult& r, const nlohmann::json& options,
                 const PatchArgs& args) {
@@ -151,10 +69,10 @@ void patchCommand(const PatchArgs& args, const GlobalOptions& options) {
   }
   auto model = loadModel(args.folder, options);
   const auto& config = model->config();
-  const auto clean = exampleInput(args.clean, args.cleanIds, args.cleanImage, "clean", args, config,
-                                  tokenizer.get());
+  const auto clean = exampleInput(args.clean, args.cleanIds, args.cleanImage, "clean", args.folder,
+                                  config, tokenizer.get());
   const auto corrupted = exampleInput(args.corrupted, args.corruptedIds, args.corruptedImage,
-                                      "corrupted", args, config, tokenizer.get());
+                                      "corrupted", args.folder, config, tokenizer.get());
   analysis::PatchMetric metric;
   metric.position = args.position;
   metric.answer = metricToken(args.answer, args.answerId, config, tokenizer.get(), "--answer");
@@ -169,8 +87,8 @@ void patchCommand(const PatchArgs& args, const GlobalOptions& options) {
   patching.hookPatterns = args.hooks;
   patching.perHead = !args.wholeHooks;
   patching.perPosition = args.perPosition;
-  patching.heads = parseList(args.heads, "--heads");
-  patching.positions = parseList(args.positions, "--positions");
+  patching.heads = parseIntList(args.heads, "--heads");
+  patching.positions = parseIntList(args.positions, "--positions");
   patching.direction =
       args.noising ? analysis::PatchDirection::Noising : analysis::PatchDirection::Denoising;
   patching.locationsPerPass = args.batch;

@@ -5,6 +5,7 @@
 
 namespace cs::cli {
 
+void addAnalyzeCommand(CLI::App& app, const GlobalOptions& options);
 void addDemoCommand(CLI::App& app, const GlobalOptions& options);
 void addInfoCommand(CLI::App& app, const GlobalOptions& options);
 void addRunCommand(CLI::App& app, const GlobalOptions& options);

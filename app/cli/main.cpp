@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", options.dtype, "float32, float64, float16 or bfloat16")
       ->capture_default_str();
   app.add_flag("-q,--quiet", options.quiet, "no progress output");
+  cs::cli::addAnalyzeCommand(app, options);
   cs::cli::addDemoCommand(app, options);
   cs::cli::addInfoCommand(app, options);
   cs::cli::addRunCommand(app, options);

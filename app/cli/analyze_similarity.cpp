@@ -1,0 +1,10 @@
+// Placeholder: the analyze subcommands of this file are being written.
+#include <CLI/CLI.hpp>
+
+#include "app/cli/analyze_commands.h"
+
+namespace cs::cli {
+
+void addAnalyzeSimilarityCommands(CLI::App& /*analyze*/, const GlobalOptions& /*options*/) {}
+
+}  // namespace cs::cli

@@ -1,0 +1,92 @@
+// Example inputs and metric tokens from command-line text.
+#include "app/cli/example_inputs.h"
+
+#include <torch/torch.h>
+
+#include "app/cli/cli_common.h"
+#include "core/error.h"
+#include "data/image.h"
+#include "data/tokenizer.h"
+
+namespace cs::cli {
+
+std::vector<int> parseIntList(const std::string& text, const std::string& option) {
+  std::vector<int> out;
+  if (text.empty()) return out;
+  const auto ids = parseIds(text);
+  if (ids.ids.size(0) != 1 || ids.mask.defined()) {
+    throw ConfigError(option + " takes one comma-separated list, e.g. 0,3,5");
+  }
+  for (int64_t i = 0; i < ids.ids.size(1); ++i) out.push_back(ids.ids[0][i].item<int>());
+  return out;
+}
+
+models::ModelInput exampleInput(const std::string& prompt, const std::string& ids,
+                                const std::string& image, const std::string& which,
+                                const std::string& folder, const models::TransformerConfig& config,
+                                const data::Tokenizer* tokenizer) {
+  const int given = !prompt.empty() + !ids.empty() + !image.empty();
+  if (given != 1) {
+    throw ConfigError("give the " + which + " input once: --" + which + " TEXT, --" + which +
+                      "-ids IDS or --" + which + "-image FILE");
+  }
+  models::ModelInput input;
+  if (!image.empty()) {
+    if (config.input != models::InputKind::Patches) {
+      throw ConfigError(folder + " is a language model; --" + which +
+                        "-image is for image "
+                        "models");
+    }
+    input.pixels = preprocessImages(folder, config, {data::decodeImage(image)}, {image});
+    return input;
+  }
+  if (config.input == models::InputKind::Patches) {
+    throw ConfigError(folder + " is an image model: give --" + which + "-image FILE");
+  }
+  if (!ids.empty()) {
+    const auto parsed = parseIds(ids);
+    if (parsed.ids.size(0) != 1) throw ConfigError("--" + which + "-ids takes one row of ids");
+    input.tokens = parsed.ids;
+  } else {
+    if (!tokenizer) throw ConfigError(folder + " has no tokenizer; give --" + which + "-ids");
+    input.tokens = at::tensor(promptIds(*tokenizer, prompt), at::kLong).unsqueeze(0);
+  }
+  return input;
+}
+
+std::int64_t metricToken(const std::string& text, std::int64_t id,
+                         const models::TransformerConfig& config, const data::Tokenizer* tokenizer,
+                         const std::string& option) {
+  if (id >= 0 || text.empty()) return id;
+  if (config.head == models::HeadKind::Classifier) {
+    for (std::size_t i = 0; i < config.classLabels.size(); ++i) {
+      if (config.classLabels[i] == text) return static_cast<std::int64_t>(i);
+    }
+    throw ConfigError(option + " \"" + text + "\" is not a class label of this model");
+  }
+  if (!tokenizer) throw ConfigError("this model folder has no tokenizer; use " + option + "-id");
+  const auto ids = tokenizer->encodeContinuation(text);
+  if (ids.empty()) throw ConfigError(option + " \"" + text + "\" gives no tokens");
+  return ids.front();
+}
+
+std::int64_t topPrediction(models::Model& model, const models::ModelInput& input,
+                           std::int64_t position) {
+  c10::InferenceMode guard;
+  auto logits = model.forward(input)[0];
+  if (logits.dim() == 2) logits = logits[position < 0 ? logits.size(0) - 1 : position];
+  return logits.argmax().item<std::int64_t>();
+}
+
+std::string tokenText(std::int64_t id, const models::TransformerConfig& config,
+                      const data::Tokenizer* tokenizer) {
+  if (config.head == models::HeadKind::Classifier) {
+    return id < static_cast<std::int64_t>(config.classLabels.size())
+               ? config.classLabels[static_cast<std::size_t>(id)]
+               : "class " + std::to_string(id);
+  }
+  if (tokenizer && id < tokenizer->vocabSize()) return "'" + tokenizer->displayToken(id) + "'";
+  return "#" + std::to_string(id);
+}
+
+}  // namespace cs::cli

@@ -1,0 +1,42 @@
+// One example from the command line (a prompt, token ids or an image) and the tokens or classes
+// a metric names: shared by `patch` and the `analyze` subcommands.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/model.h"
+#include "models/transformer_config.h"
+
+namespace cs::data {
+class Tokenizer;
+}
+
+namespace cs::cli {
+
+/// "0,3,5" -> {0, 3, 5}; "" -> {}. ConfigError naming `option` for anything else.
+std::vector<int> parseIntList(const std::string& text, const std::string& option);
+
+/// One example [1, ...] from exactly one of a prompt, ids ("1,2,3") or an image file; `which`
+/// names the options in messages (--WHICH, --WHICH-ids, --WHICH-image).
+models::ModelInput exampleInput(const std::string& prompt, const std::string& ids,
+                                const std::string& image, const std::string& which,
+                                const std::string& folder, const models::TransformerConfig& config,
+                                const data::Tokenizer* tokenizer);
+
+/// A metric token: `id` when given (>= 0), else the first token of `text` as a continuation, or
+/// (classifiers) the class whose label is `text`; -1 when both are empty.
+std::int64_t metricToken(const std::string& text, std::int64_t id,
+                         const models::TransformerConfig& config, const data::Tokenizer* tokenizer,
+                         const std::string& option);
+
+/// The top prediction at `position` (-1: last; classifiers: the top class).
+std::int64_t topPrediction(models::Model& model, const models::ModelInput& input,
+                           std::int64_t position);
+
+/// A token or class for people: 'text', a class label, or #id.
+std::string tokenText(std::int64_t id, const models::TransformerConfig& config,
+                      const data::Tokenizer* tokenizer);
+
+}  // namespace cs::cli
