@@ -131,6 +131,33 @@ TEST_P(HookSemantics, ReplacingResidPreWithItselfIsBitExact) {
   EXPECT_TRUE(torch::equal(plain, run()));
 }
 
+// hookPoints() lists exactly the points a forward pass fires: a skipped sublayer's own points
+// (norm, q/k/v, pattern, z, attn_out; mlp pre/post/out) are not listed and never fire.
+TEST_P(HookSemantics, HookPointsListExactlyThePointsThatFireWhenSublayersAreSkipped) {
+  model->setSkipped(0, Sublayer::Mlp, true);
+  model->setSkipped(1, Sublayer::Attention, true);
+  const auto listed = model->hookPoints();
+  for (const auto& point : listed) {
+    if (point.layer == 0) {
+      EXPECT_NE(point.kind, HookKind::MlpPost);
+      EXPECT_NE(point.kind, HookKind::MlpOut);
+    }
+    if (point.layer == 1) {
+      EXPECT_NE(point.kind, HookKind::Z);
+      EXPECT_NE(point.kind, HookKind::AttnOut);
+    }
+  }
+  std::vector<HookPoint> fired;
+  std::vector<hooks::HookHandle> handles;
+  for (const auto& point : hooks::allHookPoints(model->config().nLayers)) {
+    handles.push_back(model->hooks().observe(
+        point, [&fired](const at::Tensor&, const HookPoint& p) { fired.push_back(p); }));
+  }
+  run();
+  // hook_result fires only when something asks for it, which the observers above do.
+  EXPECT_EQ(fired, listed);
+}
+
 INSTANTIATE_TEST_SUITE_P(Families, HookSemantics,
                          ::testing::Values("gpt2-tiny", "llama-tiny", "vit-tiny"),
                          [](const auto& info) { return test::folderParamName(info.param); });
