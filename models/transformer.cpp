@@ -169,8 +169,7 @@ at::Tensor Transformer::forward(const ModelInput& input) {
 at::Tensor Transformer::embed(const ModelInput& input, Context& ctx) {
   const auto& c = m_config;
   const auto dev = device();
-  at::Tensor x;          // [B, T, D]
-  at::Tensor positions;  // [B, T] int64, for learned or rotary positions
+  at::Tensor x;  // [B, T, D]
   if (c.input == InputKind::Patches) {
     if (!input.pixels.defined()) {
       throw ShapeError(input.tokens.defined()
@@ -194,59 +193,76 @@ at::Tensor Transformer::embed(const ModelInput& input, Context& ctx) {
     } else {
       x = tokens;
     }
-    ctx.batch = x.size(0);
-    ctx.tokens = x.size(1);
+  } else if (input.embeddings.defined()) {
+    const auto& e = input.embeddings;
+    if (e.dim() != 3 || e.size(2) != c.dModel) {
+      throw ShapeError("input embeddings: expected [batch, pos, " + std::to_string(c.dModel) +
+                       "], got " + shapeText(e.sizes()));
+    }
+    x = e.to(dev, dtype());
   } else {
-    if (input.embeddings.defined()) {
-      const auto& e = input.embeddings;
-      if (e.dim() != 3 || e.size(2) != c.dModel) {
-        throw ShapeError("input embeddings: expected [batch, pos, " + std::to_string(c.dModel) +
-                         "], got " + shapeText(e.sizes()));
-      }
-      x = e.to(dev, dtype());
-    } else {
-      if (!input.tokens.defined()) {
-        throw ShapeError(input.pixels.defined()
-                             ? "this is a language model: it takes token ids, not images"
-                             : "this is a language model: pass token ids");
-      }
-      const auto& ids = input.tokens;
-      if (ids.dim() != 2 || ids.size(1) == 0) {
-        throw ShapeError("token ids: expected [batch, pos] with pos > 0, got " +
-                         shapeText(ids.sizes()));
-      }
-      if (at::isFloatingType(ids.scalar_type())) throw ShapeError("token ids must be integers");
-      const auto ids64 = ids.to(dev, at::kLong);
-      if (ids64.numel() > 0) {
-        // One reduction (and one device sync) for both bounds.
-        const auto [minimum, maximum] = at::aminmax(ids64);
-        const auto lo = minimum.item<int64_t>(), hi = maximum.item<int64_t>();
-        if (lo < 0 || hi >= c.dVocab) {
-          throw ShapeError("token id " + std::to_string(lo < 0 ? lo : hi) +
-                           " is outside the vocabulary [0, " + std::to_string(c.dVocab) + ")");
-        }
-      }
-      x = at::embedding(m_weights.W_E, ids64);
+    if (!input.tokens.defined()) {
+      throw ShapeError(input.pixels.defined()
+                           ? "this is a language model: it takes token ids, not images"
+                           : "this is a language model: pass token ids");
     }
-    ctx.batch = x.size(0);
-    ctx.tokens = x.size(1);
-    if (input.attentionMask.defined()) {
-      const auto& m = input.attentionMask;
-      if (m.sizes() != at::IntArrayRef({ctx.batch, ctx.tokens})) {
-        throw ShapeError("attention mask: expected " + shapeText({ctx.batch, ctx.tokens}) +
-                         ", got " + shapeText(m.sizes()));
-      }
-      const auto valid = m.to(dev).ne(0);  // [B, T]
-      // Positions count real tokens only, so a left-padded row sees the same positions as
-      // the unpadded row.
-      positions = (valid.to(at::kLong).cumsum(1) - 1).clamp_min(0);
-      ctx.keyMask = valid.logical_not().view({ctx.batch, 1, 1, ctx.tokens});
+    const auto& ids = input.tokens;
+    if (ids.dim() != 2 || ids.size(1) == 0) {
+      throw ShapeError("token ids: expected [batch, pos] with pos > 0, got " +
+                       shapeText(ids.sizes()));
     }
+    if (at::isFloatingType(ids.scalar_type())) throw ShapeError("token ids must be integers");
+    const auto ids64 = ids.to(dev, at::kLong);
+    if (ids64.numel() > 0) {
+      // One reduction (and one device sync) for both bounds.
+      const auto [minimum, maximum] = at::aminmax(ids64);
+      const auto lo = minimum.item<int64_t>(), hi = maximum.item<int64_t>();
+      if (lo < 0 || hi >= c.dVocab) {
+        throw ShapeError("token id " + std::to_string(lo < 0 ? lo : hi) +
+                         " is outside the vocabulary [0, " + std::to_string(c.dVocab) + ")");
+      }
+    }
+    x = at::embedding(m_weights.W_E, ids64);
   }
-  const int64_t T = ctx.tokens;
+  const auto positions = prepareContext(input, x.size(0), x.size(1), ctx);
+  x = m_hooks.fire(HookKind::Embed, -1, std::move(x));
+  if (c.positions == PositionKind::Learned) {
+    at::Tensor pos;  // [B or 1, T, D]
+    if (c.input == InputKind::Patches) {
+      pos = m_weights.W_pos.unsqueeze(0);
+    } else {
+      pos = at::embedding(m_weights.W_pos, positions);
+    }
+    pos = pos.expand({ctx.batch, ctx.tokens, c.dModel});
+    pos = m_hooks.fire(HookKind::PosEmbed, -1, std::move(pos));
+    x = x + pos;
+  }
+  return x;
+}
+
+at::Tensor Transformer::prepareContext(const ModelInput& input, int64_t batch, int64_t tokens,
+                                       Context& ctx) const {
+  const auto& c = m_config;
+  const auto dev = device();
+  ctx.batch = batch;
+  ctx.tokens = tokens;
+  at::Tensor positions;  // [B, T] int64, for learned or rotary positions
+  if (c.input == InputKind::Tokens && input.attentionMask.defined()) {
+    const auto& m = input.attentionMask;
+    if (m.sizes() != at::IntArrayRef({batch, tokens})) {
+      throw ShapeError("attention mask: expected " + shapeText({batch, tokens}) + ", got " +
+                       shapeText(m.sizes()));
+    }
+    const auto valid = m.to(dev).ne(0);  // [B, T]
+    // Positions count real tokens only, so a left-padded row sees the same positions as
+    // the unpadded row.
+    positions = (valid.to(at::kLong).cumsum(1) - 1).clamp_min(0);
+    ctx.keyMask = valid.logical_not().view({batch, 1, 1, tokens});
+  }
   if (!positions.defined())
-    positions = at::arange(T, at::TensorOptions(dev).dtype(at::kLong)).unsqueeze(0);
+    positions = at::arange(tokens, at::TensorOptions(dev).dtype(at::kLong)).unsqueeze(0);
   if (c.causal) {
+    const int64_t T = tokens;
     auto hidden = at::ones({T, T}, at::TensorOptions(dev).dtype(at::kBool)).triu(1);
     if (c.slidingWindow > 0) {
       hidden = hidden.logical_or(at::ones({T, T}, hidden.options()).tril(-c.slidingWindow));
@@ -254,26 +270,37 @@ at::Tensor Transformer::embed(const ModelInput& input, Context& ctx) {
     hidden = hidden.view({1, 1, T, T});
     ctx.keyMask = ctx.keyMask.defined() ? ctx.keyMask.logical_or(hidden) : hidden;
   }
-  x = m_hooks.fire(HookKind::Embed, -1, std::move(x));
   if (c.positions == PositionKind::Learned) {
     const int64_t limit = m_weights.W_pos.size(0);
-    if (T > limit) {
-      throw ShapeError("input has " + std::to_string(T) + " positions but the model knows " +
+    if (tokens > limit) {
+      throw ShapeError("input has " + std::to_string(tokens) + " positions but the model knows " +
                        std::to_string(limit) + "; shorten the input");
     }
-    at::Tensor pos;  // [B or 1, T, D]
-    if (c.input == InputKind::Patches) {
-      pos = m_weights.W_pos.unsqueeze(0);
-    } else {
-      pos = at::embedding(m_weights.W_pos, positions);
-    }
-    pos = pos.expand({ctx.batch, T, c.dModel});
-    pos = m_hooks.fire(HookKind::PosEmbed, -1, std::move(pos));
-    x = x + pos;
   } else if (c.positions == PositionKind::Rotary) {
     std::tie(ctx.cos, ctx.sin) = rotaryTables(positions, m_invFreq, dtype());
   }
-  return x;
+  return positions;
+}
+
+at::Tensor Transformer::forwardFrom(int firstLayer, const at::Tensor& residual,
+                                    const ModelInput& input) {
+  if (firstLayer < 0 || firstLayer > m_config.nLayers) {
+    throw ConfigError("layer " + std::to_string(firstLayer) + " does not exist; the model has " +
+                      std::to_string(m_config.nLayers) + " layers");
+  }
+  if (residual.dim() != 3 || residual.size(2) != m_config.dModel) {
+    throw ShapeError("residual stream: expected [batch, pos, " + std::to_string(m_config.dModel) +
+                     "], got " + shapeText(residual.sizes()));
+  }
+  Context ctx;
+  prepareContext(input, residual.size(0), residual.size(1), ctx);
+  auto x = residual.to(device(), dtype());
+  for (int layer = firstLayer; layer < m_config.nLayers; ++layer) {
+    x = block(layer, std::move(x), ctx);
+  }
+  x = applyNorm(x, m_weights.lnFinal, m_config.norm, m_config.normEps);
+  x = m_hooks.fire(HookKind::LnFinalNormalized, -1, std::move(x));
+  return m_hooks.fire(HookKind::Logits, -1, unembed(std::move(x)));
 }
 
 at::Tensor Transformer::block(int layer, at::Tensor x, const Context& ctx) {

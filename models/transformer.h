@@ -32,6 +32,13 @@ class Transformer final : public Model {
   TransformerWeights& weights() { return m_weights; }
   const TransformerWeights& weights() const { return m_weights; }
 
+  /// The forward pass from blocks.{firstLayer}.hook_resid_pre on: `residual` [B, T, D] takes the
+  /// place of the embedding and the blocks before `firstLayer`, whose hooks do not fire.
+  /// `input` gives what the remaining blocks need besides the residual (attention mask,
+  /// positions); its tokens or pixels are not embedded. firstLayer == nLayers runs the tail only.
+  /// Analyses that change nothing before a layer (patching sweeps) reuse the cached prefix.
+  at::Tensor forwardFrom(int firstLayer, const at::Tensor& residual, const ModelInput& input);
+
   /// The model's tail without hooks: final norm and unembedding (classifiers: of the class
   /// token, or the mean over patches). `finalResidual` is [B, T, D] as blocks.{L-1}.hook_resid_post
   /// holds it; analyses use it to read out an edited residual stream (logit lens, path views).
@@ -49,6 +56,9 @@ class Transformer final : public Model {
   struct Context;  // per-forward state: mask, rotary tables, sizes
 
   at::Tensor embed(const ModelInput& input, Context& ctx);
+  /// Fills the mask and rotary tables of a [batch, tokens] forward; returns the positions.
+  at::Tensor prepareContext(const ModelInput& input, int64_t batch, int64_t tokens,
+                            Context& ctx) const;
   at::Tensor block(int layer, at::Tensor x, const Context& ctx);
   at::Tensor attention(int layer, const at::Tensor& x, const Context& ctx);
   at::Tensor mlp(int layer, const at::Tensor& x);

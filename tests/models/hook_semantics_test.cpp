@@ -1,6 +1,7 @@
 // Hook semantics on a real model: observing changes nothing, replacing hook_z of one head equals
 // zeroing that head's W_O rows, hook_result sums to hook_attn_out, scoped hooks are gone after
 // their scope, and a replacement of the wrong shape is refused.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -156,6 +157,38 @@ TEST_P(HookSemantics, HookPointsListExactlyThePointsThatFireWhenSublayersAreSkip
   run();
   // hook_result fires only when something asks for it, which the observers above do.
   EXPECT_EQ(fired, listed);
+}
+
+// Running on from a cached blocks.{l}.hook_resid_pre reproduces the whole forward pass, with
+// padding, rotary positions and class tokens alike; earlier points do not fire.
+TEST_P(HookSemantics, ForwardFromACachedResidualReproducesTheForwardPass) {
+  if (input.tokens.defined())
+    input.attentionMask = torch::tensor({{0, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1}});
+  const int L = model->config().nLayers;
+  std::vector<at::Tensor> residuals(L + 1);
+  std::vector<hooks::HookHandle> handles;
+  for (int l = 0; l < L; ++l) {
+    handles.push_back(model->hooks().observe(
+        HookPoint{HookKind::ResidPre, l},
+        [&residuals, l](const at::Tensor& x, const HookPoint&) { residuals[l] = x.clone(); }));
+  }
+  handles.push_back(model->hooks().observe(
+      HookPoint{HookKind::ResidPost, L - 1},
+      [&residuals, L](const at::Tensor& x, const HookPoint&) { residuals[L] = x.clone(); }));
+  const auto plain = run();
+  handles.clear();
+  int embedFired = 0;
+  auto embedHandle =
+      model->hooks().observe(HookPoint{HookKind::Embed, -1},
+                             [&embedFired](const at::Tensor&, const HookPoint&) { ++embedFired; });
+  for (int l = 0; l <= L; ++l) {
+    c10::InferenceMode guard;
+    const auto resumed = model->forwardFrom(l, residuals[l], input);
+    EXPECT_LT(test::maxAbsDiff(resumed, plain), 1e-5) << "from layer " << l;
+  }
+  EXPECT_EQ(embedFired, 0);
+  EXPECT_THAT(test::messageOf<ConfigError>([&] { model->forwardFrom(L + 1, residuals[0], input); }),
+              ::testing::HasSubstr("does not exist"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, HookSemantics,
