@@ -371,16 +371,15 @@ TrainRun runTrainRecipe(const TrainRecipe& recipe, Progress& progress) {
   result.reachedTarget = loop.reachedTarget;
   result.log = loop.log;
 
-  progress.setStage("measuring " + recipe.name);
-  const auto train = evaluate(*run.model, *trainSet, {kEvalBatch, 0});
-  progress.check();
-  const auto test = evaluate(*run.model, *testSet, {kEvalBatch, 0});
+  // With `progress`: the stage names each set, and cancel is honoured here too.
+  const auto train = evaluate(*run.model, *trainSet, {kEvalBatch, 0}, progress);
+  const auto test = evaluate(*run.model, *testSet, {kEvalBatch, 0}, progress);
   result.trainAccuracy = train.accuracy;
   result.trainLoss = train.meanLoss;
   result.testAccuracy = test.accuracy;
   result.testLoss = test.meanLoss;
   if (const auto firstHalf = firstHalfDataset(recipe)) {
-    result.firstHalfAccuracy = evaluate(*run.model, *firstHalf, {kEvalBatch, 0}).accuracy;
+    result.firstHalfAccuracy = evaluate(*run.model, *firstHalf, {kEvalBatch, 0}, progress).accuracy;
   }
   return run;
 }
@@ -390,6 +389,12 @@ void writeTrainedModel(const models::Transformer& model, const TrainRecipe& reci
   const nlohmann::json provenance{{"trained_by", "circuitscope-cli train " + recipe.name},
                                   {"seed", recipe.seed},
                                   {"steps", result.steps}};
+  // Retraining into a model's own folder (docs/training.md) must never leave the old manifest
+  // describing new weights when a later write fails: it goes first and comes back last.
+  std::error_code ec;
+  fs::remove(folder / "manifest.json", ec);
+  if (ec)
+    throw IoError("cannot replace " + (folder / "manifest.json").string() + ": " + ec.message());
   models::saveNativeCheckpoint(model, folder, &provenance);
   nlohmann::json manifest{
       {"format", "circuitscope-train-manifest"},

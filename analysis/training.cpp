@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <numbers>
 
 #include "core/error.h"
 #include "models/arch/arch.h"
@@ -39,8 +40,21 @@ class TrainableWeights {
  public:
   explicit TrainableWeights(models::TransformerWeights& w) : m_weights(w) {
     const bool tied = w.W_U.defined() && w.W_E.defined() && w.W_U.is_alias_of(w.W_E);
+    auto trainable = [&](const at::Tensor& t) {
+      return t.defined() && t.numel() > 0 && !(tied && &t == &w.W_U);
+    };
+    // forEachWeight names the fields by hand; one added to TransformerWeights but not there
+    // would silently stay untrained. Checked before anything changes (no destructor runs if
+    // the constructor throws).
+    std::size_t listed = 0, stored = 0;
+    forEachWeight(w, [&](at::Tensor& t) { listed += trainable(t) ? 1 : 0; });
+    for (const auto& [name, t] : w.namedTensors()) stored += t.numel() > 0 ? 1 : 0;
+    if (listed != stored) {
+      throw Error("internal error: the trainer knows " + std::to_string(listed) + " of the " +
+                  std::to_string(stored) + " weights of this model (analysis/training.cpp)");
+    }
     forEachWeight(w, [&](at::Tensor& t) {
-      if (!t.defined() || t.numel() == 0 || (tied && &t == &w.W_U)) return;
+      if (!trainable(t)) return;
       t = t.detach().clone(at::MemoryFormat::Contiguous).requires_grad_(true);
       m_params.push_back(t);
     });
@@ -63,18 +77,6 @@ class TrainableWeights {
   std::vector<at::Tensor> m_params;
 };
 
-double learningRateAt(const TrainOptions& o, std::int64_t step) {
-  if (step < o.warmupSteps) {
-    return o.learningRate * static_cast<double>(step + 1) / static_cast<double>(o.warmupSteps);
-  }
-  if (o.finalLearningRateFraction >= 1.0 || o.steps <= o.warmupSteps) return o.learningRate;
-  const double progress =
-      static_cast<double>(step - o.warmupSteps) / static_cast<double>(o.steps - o.warmupSteps);
-  const double cosine = 0.5 * (1.0 + std::cos(M_PI * progress));
-  return o.learningRate *
-         (o.finalLearningRateFraction + (1.0 - o.finalLearningRateFraction) * cosine);
-}
-
 void checkOptions(const TrainOptions& o) {
   if (o.steps <= 0) throw ConfigError("training needs a positive number of steps");
   if (!(o.learningRate > 0.0)) throw ConfigError("training needs a positive learning rate");
@@ -84,6 +86,12 @@ void checkOptions(const TrainOptions& o) {
   if (o.evalEvery <= 0) throw ConfigError("training needs a positive evaluation interval");
   if (!(o.beta1 >= 0.0 && o.beta1 < 1.0 && o.beta2 >= 0.0 && o.beta2 < 1.0)) {
     throw ConfigError("AdamW betas must lie in [0, 1)");
+  }
+  // A zero epsilon divides by zero wherever a gradient entry has always been 0.
+  if (!(o.epsilon > 0.0)) throw ConfigError("AdamW's epsilon must be positive");
+  // Above 1 the rate would grow after the warm-up, below 0 turn negative (gradient ascent).
+  if (!(o.finalLearningRateFraction >= 0.0 && o.finalLearningRateFraction <= 1.0)) {
+    throw ConfigError("the final learning-rate fraction must lie in [0, 1]");
   }
 }
 
@@ -102,6 +110,18 @@ std::string stageText(const std::string& name, std::int64_t step, std::int64_t s
 }
 
 }  // namespace
+
+double scheduledLearningRate(const TrainOptions& o, std::int64_t step) {
+  if (step < o.warmupSteps) {
+    return o.learningRate * static_cast<double>(step + 1) / static_cast<double>(o.warmupSteps);
+  }
+  if (o.finalLearningRateFraction >= 1.0 || o.steps <= o.warmupSteps) return o.learningRate;
+  const double progress =
+      static_cast<double>(step - o.warmupSteps) / static_cast<double>(o.steps - o.warmupSteps);
+  const double cosine = 0.5 * (1.0 + std::cos(std::numbers::pi * progress));
+  return o.learningRate *
+         (o.finalLearningRateFraction + (1.0 - o.finalLearningRateFraction) * cosine);
+}
 
 BatchLoss batchLoss(const at::Tensor& logits, const data::EvalBatch& batch) {
   at::Tensor predicted;  // [N, V]
@@ -151,7 +171,7 @@ TrainLoopResult trainModel(models::Transformer& model, const BatchSource& batche
   int shownPermille = 0;
   for (std::int64_t step = 0; step < options.steps;) {
     progress.check();
-    groupOptions.lr(learningRateAt(options, step));
+    groupOptions.lr(scheduledLearningRate(options, step));
     const auto batch = batches(step);
     optimizer.zero_grad();
     const auto logits =

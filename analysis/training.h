@@ -25,9 +25,9 @@ struct TrainOptions {
   double beta1 = 0.9;
   double beta2 = 0.999;
   double epsilon = 1e-8;
-  std::int64_t warmupSteps = 0;  ///< linear learning-rate warm-up from 0
-  /// Cosine decay of the learning rate to this fraction of its peak by the last step; 1 keeps
-  /// it constant after the warm-up.
+  std::int64_t warmupSteps = 0;  ///< linear learning-rate warm-up (scheduledLearningRate)
+  /// Cosine decay of the learning rate towards this fraction of its peak, in [0, 1]; 1 keeps it
+  /// constant after the warm-up.
   double finalLearningRateFraction = 1.0;
   double gradientClip = 0.0;     ///< largest global gradient norm (0: no clipping)
   std::int64_t evalEvery = 100;  ///< steps between evaluations of the metric
@@ -56,6 +56,13 @@ struct TrainLoopResult {
 TrainLoopResult trainModel(models::Transformer& model, const BatchSource& batches,
                            const Evaluator& evaluator, const TrainOptions& options,
                            Progress& progress = noProgress(), const std::string& stageName = {});
+
+/// The learning rate of step `step` (0-based), with lr the peak, w the warm-up steps, N the step
+/// budget and f the final fraction: lr (step + 1) / w during the warm-up, then
+/// lr (f + (1 - f) (1 + cos(pi p)) / 2) with p = (step - w) / (N - w). The last step has
+/// p = (N - 1 - w) / (N - w), so the rate reaches f lr only after it (the usual convention; the
+/// shipped weights were trained with exactly this schedule).
+double scheduledLearningRate(const TrainOptions& options, std::int64_t step);
 
 /// Mean cross-entropy over what a batch scores, exactly the predictions analysis::evaluate
 /// scores (a loss mask, one position per row, or class labels), differentiable; and how many

@@ -1,10 +1,12 @@
 // `demo [--out DIR]`: the offline main job. On the built-in models it records the induction
 // model's activations, evaluates every built-in model (accuracy, loss, latency), ablates each
-// induction head to find the one whose removal hurts most and one whose removal does not, prunes
-// both (masked and compacted, with mask files), and writes report.html with its figures.
+// head of the induction model to find the one whose removal hurts most and one whose removal
+// does not, prunes both (masked and compacted, with mask files), and writes report.html with its
+// figures. Everything lands in DIR only when all of it was made.
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -26,6 +28,7 @@
 #include "data/dataset_spec.h"
 #include "data/json_document.h"
 #include "models/cache_run.h"
+#include "models/loaders/builtin_models.h"
 #include "models/loaders/hf_loader.h"
 #include "models/loaders/model_identity.h"
 #include "models/mask_file.h"
@@ -46,26 +49,27 @@ struct BuiltinModel {
   nlohmann::json manifest;
 };
 
-// Every shipped model with a manifest, in name order.
+// Every shipped model with a manifest (the demo needs its test set), in name order.
 std::vector<BuiltinModel> builtinModels() {
-  const auto root = resourcePath("models");
   std::vector<BuiltinModel> found;
-  for (const auto& entry : fs::directory_iterator(root)) {
-    const auto manifest = entry.path() / "manifest.json";
-    if (!entry.is_directory() || !fs::exists(manifest)) continue;
-    found.push_back({entry.path().filename().string(), entry.path(),
-                     data::readJsonFile(manifest.string(), 1 << 20)});
+  for (const auto& name : models::builtinModelNames()) {
+    const auto folder = models::resolveModelFolder(models::kBuiltinPrefix + name);
+    const auto manifest = folder / "manifest.json";
+    if (!fs::exists(manifest)) continue;
+    found.push_back({name, folder, data::readJsonFile(manifest.string(), 1 << 20)});
   }
-  std::sort(found.begin(), found.end(),
-            [](const auto& a, const auto& b) { return a.name < b.name; });
-  if (found.empty()) throw IoError("no built-in models under " + root.string());
+  if (found.empty()) {
+    throw IoError("no built-in models with a manifest.json under " +
+                  resourcePath("models").string());
+  }
   return found;
 }
 
-std::string manifestText(const nlohmann::json& manifest, const std::string& key) {
-  const auto it = manifest.find(key);
-  if (it == manifest.end() || !it->is_string()) {
-    throw FormatError("built-in model manifest: \"" + key + "\" is missing");
+std::string manifestText(const BuiltinModel& model, const std::string& key) {
+  const auto it = model.manifest.find(key);
+  if (it == model.manifest.end() || !it->is_string()) {
+    throw FormatError((model.folder / "manifest.json").string() + ": \"" + key +
+                      "\" is missing; reinstall the built-in models");
   }
   return it->get<std::string>();
 }
@@ -87,10 +91,10 @@ models::ModelInput firstRows(const data::Dataset& dataset, std::int64_t rows) {
 
 report::HeadExperiment pruneOneHead(models::Transformer& model, const fs::path& folder,
                                     const data::Dataset& dataset, int layer, int head,
-                                    const std::string& label, const fs::path& out,
-                                    const analysis::PruningOptions& options, Progress& progress) {
+                                    const fs::path& out, const analysis::PruningOptions& options,
+                                    Progress& progress) {
   report::HeadExperiment e;
-  e.label = label + " " + std::to_string(layer) + "." + std::to_string(head);
+  e.label = "head " + std::to_string(layer) + "." + std::to_string(head);
   e.layer = layer;
   e.head = head;
   hooks::MaskSet masks;
@@ -121,7 +125,7 @@ report::DemoReport runDemo(const DemoArgs& args, const fs::path& out, int thread
   for (const auto& b : builtins) {
     progress.setStage("evaluating " + b.name);
     auto model = models::loadHfModel(b.folder);
-    const auto dataset = data::openDataset(manifestText(b.manifest, "test_dataset"));
+    const auto dataset = data::openDataset(manifestText(b, "test_dataset"));
     report::ModelSummary s;
     s.name = b.name;
     s.description = b.manifest.value("description", std::string());
@@ -134,12 +138,11 @@ report::DemoReport runDemo(const DemoArgs& args, const fs::path& out, int thread
   // The induction model: recording, head ablation, pruning, attention pattern.
   const auto& induction = *inductionIt;
   auto model = models::loadHfModel(induction.folder);
-  const auto testSpec = manifestText(induction.manifest, "test_dataset");
+  const auto testSpec = manifestText(induction, "test_dataset");
   const auto dataset = data::openDataset(testSpec);
 
   r.storeFile = "induction-activations.h5";
   r.storeDataset = dataset->describe();
-  fs::remove(out / r.storeFile);
   analysis::RecordOptions record;
   record.hookPatterns = {"blocks.*.hook_resid_post", "blocks.*.attn.hook_pattern"};
   record.limit = 128;
@@ -175,15 +178,15 @@ report::DemoReport runDemo(const DemoArgs& args, const fs::path& out, int thread
   pruning.eval = {64, 0};
   pruning.latency = latency;
   pruning.latencyBatch = 32;
-  r.hurtful = pruneOneHead(*model, induction.folder, *dataset, hurtL, hurtH, "head", out, pruning,
-                           progress);
-  r.harmless = pruneOneHead(*model, induction.folder, *dataset, keepL, keepH, "head", out, pruning,
-                            progress);
+  r.hurtful =
+      pruneOneHead(*model, induction.folder, *dataset, hurtL, hurtH, out, pruning, progress);
+  r.harmless =
+      pruneOneHead(*model, induction.folder, *dataset, keepL, keepH, out, pruning, progress);
 
-  // The induction head's attention on one repeated sequence. Induction heads sit after the
-  // first layer (they read what a previous-token head wrote), so the figure shows the head of
-  // the last layer whose removal hurts most: in the repeated half each query attends to the
-  // token just after its earlier copy.
+  // An induction head's attention on one repeated sequence. The heads that match and copy sit
+  // in the last layer (they read what layer 0 moved forward); the most harmful single head may
+  // be in layer 0 instead (it is in the shipped model, whose layer-1 heads back each other up),
+  // so the figure takes the last layer's most harmful head.
   progress.setStage("attention pattern");
   const int last = static_cast<int>(acc.rows()) - 1;
   int patternHead = 0;
@@ -261,19 +264,69 @@ nlohmann::json summaryJson(const report::DemoReport& r, const std::vector<std::s
           {"pattern_head", {{"layer", r.patternLayer}, {"head", r.patternHead}}}};
 }
 
+// The demo writes into a fresh hidden folder inside `out` and moves the files out only once
+// all of them exist, so a failed run never leaves half its files beside (or over) those of an
+// earlier run, and report.html always sits beside its own figures. A folder the run created
+// goes again when it fails.
+class StagingFolder {
+ public:
+  explicit StagingFolder(const fs::path& out) : m_out(out), m_path(out / ".demo-partial") {
+    std::error_code ec;
+    m_createdOut = !fs::exists(out, ec);
+    fs::create_directories(out, ec);
+    if (!ec) fs::remove_all(m_path, ec);  // left by a run that was killed
+    if (!ec) fs::create_directories(m_path, ec);
+    if (ec) throw IoError("cannot create " + m_path.string() + ": " + ec.message());
+  }
+  ~StagingFolder() {
+    std::error_code ec;
+    fs::remove_all(m_path, ec);
+    if (!m_committed && m_createdOut) fs::remove(m_out, ec);  // only when empty
+  }
+  StagingFolder(const StagingFolder&) = delete;
+  StagingFolder& operator=(const StagingFolder&) = delete;
+
+  const fs::path& path() const { return m_path; }
+
+  /// Moves every file into the output folder, `last` after all others in the order given.
+  void commit(const std::vector<std::string>& last) {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(m_path)) {
+      const auto name = entry.path().filename().string();
+      if (std::find(last.begin(), last.end(), name) == last.end()) names.push_back(name);
+    }
+    names.insert(names.end(), last.begin(), last.end());
+    for (const auto& name : names) {
+      std::error_code ec;
+      fs::rename(m_path / name, m_out / name, ec);
+      if (ec)
+        throw IoError("cannot move " + name + " into " + m_out.string() + ": " + ec.message());
+    }
+    m_committed = true;
+  }
+
+ private:
+  fs::path m_out;
+  fs::path m_path;
+  bool m_createdOut = false;
+  bool m_committed = false;
+};
+
 void demoCommand(const DemoArgs& args, const GlobalOptions& options) {
   const int threads = configureThreads(options.threads);
   const fs::path out = args.out;
-  fs::create_directories(out);
   Progress progress;
   report::DemoReport r;
   std::vector<std::string> files;
   {
     ProgressLine line(progress, options);
-    r = runDemo(args, out, threads, progress);
+    StagingFolder staging(out);
+    r = runDemo(args, staging.path(), threads, progress);
     progress.setStage("writing the report");
-    files = report::writeDemoReport(r, out);
-    data::writeTextFileAtomically(out / "summary.json", summaryJson(r, files).dump(2) + "\n");
+    files = report::writeDemoReport(r, staging.path());
+    data::writeTextFileAtomically(staging.path() / "summary.json",
+                                  summaryJson(r, files).dump(2) + "\n");
+    staging.commit({files.back(), "summary.json"});
   }
   const auto& acc = r.headAblation.accuracy;
   std::printf("demo finished in %.1f s on %d threads\n", r.seconds, threads);

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -25,6 +26,24 @@ struct TrainArgs {
   bool json = false;
 };
 
+// Checked before training, which can take an hour (modadd), not when the weights are written.
+void checkOutputFolder(const std::filesystem::path& out) {
+  std::error_code ec;
+  auto existing = out;
+  while (!existing.empty() && !std::filesystem::exists(existing, ec)) {
+    existing = existing.parent_path();
+  }
+  if (existing.empty()) existing = ".";
+  if (!std::filesystem::is_directory(existing, ec)) {
+    throw ConfigError("--out " + out.string() + ": " + existing.string() +
+                      " is a file, not a folder; give a folder for the trained model");
+  }
+  if (::access(existing.c_str(), W_OK | X_OK) != 0) {
+    throw ConfigError("--out " + out.string() + ": cannot write in " + existing.string() +
+                      "; give a folder you can write to");
+  }
+}
+
 void trainCommand(const TrainArgs& args, const GlobalOptions& options) {
   if (options.device != "cpu" || options.dtype != "float32") {
     throw ConfigError(
@@ -33,6 +52,7 @@ void trainCommand(const TrainArgs& args, const GlobalOptions& options) {
   }
   configureThreads(options.threads);
   auto recipe = analysis::trainRecipe(args.recipe, args.seed);
+  checkOutputFolder(args.out);
   if (args.steps > 0) recipe.options.steps = args.steps;
   Progress progress;
   if (!options.quiet && !isatty(STDERR_FILENO)) {

@@ -27,7 +27,7 @@ struct ModelSummary {
 
 /// One single-head pruning experiment on the induction model.
 struct HeadExperiment {
-  std::string label;  ///< e.g. "induction head 1.2"
+  std::string label;  ///< e.g. "head 1.2"
   int layer = 0;
   int head = 0;
   analysis::PruningReport pruning;  ///< full / masked / compacted
@@ -53,7 +53,7 @@ struct DemoReport {
   HeadExperiment hurtful;   ///< the head whose removal hurts induction accuracy most
   HeadExperiment harmless;  ///< a head whose removal does not
 
-  /// Attention pattern [query, key] of the induction head (the last layer's head whose removal
+  /// Attention pattern [query, key] of an induction head (the last layer's head whose removal
   /// hurts most) on one repeated sequence, with the tokens as labels.
   int patternLayer = 0;
   int patternHead = 0;

@@ -49,6 +49,18 @@ TEST(CliTrain, UnknownRecipeListsTheRecipes) {
   EXPECT_FALSE(fs::exists(dir / "x"));
 }
 
+TEST(CliTrain, OutputThatIsAFileFailsBeforeTraining) {
+  test::TempDir dir;
+  const auto file = dir / "taken";
+  std::ofstream(file) << "not a folder";
+  const auto r =
+      runCli({"train", "digits-mlp", "--out", (file / "model").string(), "--steps", "3"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("is a file, not a folder"), std::string::npos) << r.err;
+  // stderr is no terminal here, so each training stage would be a line of its own.
+  EXPECT_EQ(r.err.find("training digits-mlp"), std::string::npos) << r.err;
+}
+
 TEST(CliBuiltin, InfoAndEvalAcceptBuiltinNames) {
   const auto info = runCli({"info", "builtin:induction"});
   ASSERT_EQ(info.exitCode, 0) << info.err;
