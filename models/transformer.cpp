@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -340,6 +341,9 @@ void Transformer::setSkipped(int layer, Sublayer sublayer, bool skipped) {
   auto& flags = sublayer == Sublayer::Attention ? m_config.attnSkipped : m_config.mlpSkipped;
   if (flags.empty()) flags.assign(m_config.nLayers, false);
   flags[layer] = skipped;
+  // Nothing skipped is stored as empty, so a drop and its undo leave the config equal to the
+  // original (configs are compared, e.g. by mask fingerprints and compaction).
+  if (std::none_of(flags.begin(), flags.end(), [](bool f) { return f; })) flags.clear();
 }
 
 at::Tensor Transformer::attention(int layer, const at::Tensor& x, const Context& ctx) {

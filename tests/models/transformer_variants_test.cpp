@@ -240,5 +240,26 @@ TEST(Gradients, FlowThroughForwardToEveryUsedWeight) {
   EXPECT_NEAR(analytic[1][2].item<double>(), numeric, 1e-4);
 }
 
+// Dropping a sublayer and undoing it leaves the configuration equal to the original, so mask
+// fingerprints and compaction see the same model.
+TEST(Skipping, DropAndUndoLeaveTheConfigAsItWas) {
+  TransformerConfig c;
+  c.family = "circuitscope";
+  c.nLayers = 2;
+  c.dModel = 8;
+  c.dHead = 2;
+  c.setUniform(4, 4, 8);
+  c.nCtx = 6;
+  c.dVocab = 11;
+  auto model = randomTransformer(c, 3, 0.3);
+  const auto original = model->config();
+  model->setSkipped(1, Sublayer::Attention, true);
+  model->setSkipped(0, Sublayer::Mlp, true);
+  EXPECT_NE(model->config(), original);
+  model->setSkipped(1, Sublayer::Attention, false);
+  model->setSkipped(0, Sublayer::Mlp, false);
+  EXPECT_EQ(model->config(), original);
+}
+
 }  // namespace
 }  // namespace cs::models
