@@ -27,8 +27,10 @@ at::Tensor applyNorm(const at::Tensor& x, const NormWeights& w, NormKind kind, d
   if (kind == NormKind::LayerNorm) {
     return at::layer_norm(x, {x.size(-1)}, w.weight, w.bias, eps);
   }
-  const auto x32 = x.to(at::kFloat);
-  const auto scaled = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  // At least float32, as the reference upcasts half precision; float64 stays float64 so that
+  // exact checks hold.
+  const auto wide = x.scalar_type() == at::kDouble ? x : x.to(at::kFloat);
+  const auto scaled = wide * at::rsqrt(wide.pow(2).mean(-1, /*keepdim=*/true) + eps);
   return w.weight * scaled.to(x.scalar_type());
 }
 
@@ -67,8 +69,10 @@ at::Tensor rotaryInverseFrequencies(const RopeConfig& rope, int dHead) {
 
 std::pair<at::Tensor, at::Tensor> rotaryTables(const at::Tensor& positions,
                                                const at::Tensor& invFreq, at::ScalarType dtype) {
-  // Angles in float32 as the reference does, then cast to the model's dtype.
-  const auto angles = positions.to(at::kFloat).unsqueeze(-1) * invFreq.to(positions.device());
+  // Angles in float32 as the reference does (float64 for a float64 model), then cast to the
+  // model's dtype.
+  const auto wide = dtype == at::kDouble ? at::kDouble : at::kFloat;
+  const auto angles = positions.to(wide).unsqueeze(-1) * invFreq.to(positions.device(), wide);
   const auto full = at::cat({angles, angles}, -1).unsqueeze(2);  // [B, T, 1, E]
   return {full.cos().to(dtype), full.sin().to(dtype)};
 }

@@ -5,10 +5,19 @@
 
 #include "app/cli/cli_common.h"
 #include "core/error.h"
+#include "data/dataset_spec.h"
 #include "data/image.h"
 #include "data/tokenizer.h"
 
 namespace cs::cli {
+
+std::unique_ptr<data::Tokenizer> optionalTokenizer(const std::string& folder) {
+  try {
+    return data::loadTokenizer(folder);
+  } catch (const Error&) {
+    return nullptr;
+  }
+}
 
 std::vector<int> parseIntList(const std::string& text, const std::string& option) {
   std::vector<int> out;
@@ -87,6 +96,37 @@ std::string tokenText(std::int64_t id, const models::TransformerConfig& config,
   }
   if (tokenizer && id < tokenizer->vocabSize()) return "'" + tokenizer->displayToken(id) + "'";
   return "#" + std::to_string(id);
+}
+
+DatasetExample datasetExample(const std::string& spec, std::int64_t row, const std::string& folder,
+                              const models::TransformerConfig& config) {
+  data::DatasetContext context;
+  context.modelFolder = folder;
+  context.contextLength = config.nCtx;
+  if (config.imageSize > 0) context.imageSize = config.imageSize;
+  context.classLabels = config.classLabels;
+  const auto dataset = data::openDataset(spec, context);
+  if (row < 0 || row >= dataset->size()) {
+    throw ConfigError("--row " + std::to_string(row) + ": " + dataset->describe() +
+                      " has rows 0 to " + std::to_string(dataset->size() - 1));
+  }
+  const auto b = dataset->batch(row, 1);
+  DatasetExample e;
+  e.input.pixels = b.pixels;
+  e.input.tokens = b.tokens;
+  if (b.targets.defined()) e.target = b.targets[0].item<std::int64_t>();
+  if (b.foils.defined()) e.foil = b.foils[0].item<std::int64_t>();
+  if (b.scorePositions.defined()) e.position = b.scorePositions[0].item<std::int64_t>();
+  if (b.tokens.defined() && b.attentionMask.defined()) {
+    // Padding is not part of the example: keep the real tokens, and the scored position among
+    // them.
+    const auto keep = b.attentionMask[0].nonzero().view({-1});
+    if (e.position >= 0) {
+      e.position = keep.lt(e.position).sum().item<std::int64_t>();
+    }
+    e.input.tokens = b.tokens.index_select(1, keep);
+  }
+  return e;
 }
 
 }  // namespace cs::cli

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,10 @@ class Tokenizer;
 
 namespace cs::cli {
 
+/// The tokenizer of a model folder, or null when it has none: ids and images work without one,
+/// and prompts say so when they need it.
+std::unique_ptr<data::Tokenizer> optionalTokenizer(const std::string& folder);
+
 /// "0,3,5" -> {0, 3, 5}; "" -> {}. ConfigError naming `option` for anything else.
 std::vector<int> parseIntList(const std::string& text, const std::string& option);
 
@@ -24,6 +29,15 @@ models::ModelInput exampleInput(const std::string& prompt, const std::string& id
                                 const std::string& image, const std::string& which,
                                 const std::string& folder, const models::TransformerConfig& config,
                                 const data::Tokenizer* tokenizer);
+
+/// One dataset row (docs/datasets.md spec) as a single example, with what it scores (target,
+/// foil, position; -1 where it names none). Padding is dropped and the position moved with it.
+struct DatasetExample {
+  models::ModelInput input;
+  std::int64_t target = -1, foil = -1, position = -1;
+};
+DatasetExample datasetExample(const std::string& spec, std::int64_t row, const std::string& folder,
+                              const models::TransformerConfig& config);
 
 /// A metric token: `id` when given (>= 0), else the first token of `text` as a continuation, or
 /// (classifiers) the class whose label is `text`; -1 when both are empty.
