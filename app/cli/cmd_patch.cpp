@@ -1,6 +1,8 @@
 // `patch MODEL_DIR --clean ... --corrupted ... [--hooks PATTERN...] [--heads LIST]
-// [--positions LIST] [--per-position] [--answer TOKEN] [--foil TOKEN] [--noising] [--save FILE]`:
-// activation patching, one row per patched location with the metric and its normalised score.
+// [--positions LIST] [--neurons LIST] [--per-position] [--per-neuron] [--answer TOKEN]
+// [--foil TOKEN] [--noising] [--save FILE]`: activation patching at any hooks, one row per
+// patched location with the metric and its normalised score. `analyze patching` runs the
+// standard sweeps (heads, resid, attn-out, mlp-out, neurons) with heatmap output.
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
@@ -26,8 +28,9 @@ struct PatchArgs {
   std::string cleanIds, corruptedIds;      // "1,2,3"
   std::string cleanImage, corruptedImage;  // image files
   std::vector<std::string> hooks{"blocks.*.attn.hook_z"};
-  std::string heads, positions;
+  std::string heads, positions, neurons;
   bool perPosition = false;
+  bool perNeuron = false;
   bool wholeHooks = false;
   std::string answer, foil;  // text (first token) or class label
   std::int64_t answerId = -1, foilId = -1;
@@ -41,32 +44,29 @@ struct PatchArgs {
 
 void saveResult(const analysis::PatchingResult& r, const nlohmann::json& options,
                 const PatchArgs& args) {
-  std::vector<data::ResultColumn> columns(6);
+  std::vector<data::ResultColumn> columns(7);
   columns[0].name = "hook";
   columns[1].name = "layer";
   columns[2].name = "head";
   columns[3].name = "position";
-  columns[4].name = "metric";
-  columns[5].name = "score";
+  columns[4].name = "neuron";
+  columns[5].name = "metric";
+  columns[6].name = "score";
   for (const auto& loc : r.locations) {
     columns[0].texts.push_back(loc.hook);
     columns[1].integers.push_back(loc.layer);
     columns[2].integers.push_back(loc.head);
     columns[3].integers.push_back(loc.position);
-    columns[4].reals.push_back(loc.metric);
-    columns[5].reals.push_back(loc.score);
+    columns[4].integers.push_back(loc.neuron);
+    columns[5].reals.push_back(loc.metric);
+    columns[6].reals.push_back(loc.score);
   }
   data::writeResultTable(args.save, "activation_patching", args.run, columns, options.dump());
 }
 
 void patchCommand(const PatchArgs& args, const GlobalOptions& options) {
   configureThreads(options.threads);
-  std::unique_ptr<data::Tokenizer> tokenizer;
-  try {
-    tokenizer = data::loadTokenizer(args.folder);
-  } catch (const Error&) {
-    // Ids and images work without one; prompts say so when they need it.
-  }
+  const auto tokenizer = optionalTokenizer(args.folder);
   auto model = loadModel(args.folder, options);
   const auto& config = model->config();
   const auto clean = exampleInput(args.clean, args.cleanIds, args.cleanImage, "clean", args.folder,
@@ -87,6 +87,8 @@ void patchCommand(const PatchArgs& args, const GlobalOptions& options) {
   patching.hookPatterns = args.hooks;
   patching.perHead = !args.wholeHooks;
   patching.perPosition = args.perPosition;
+  patching.perNeuron = args.perNeuron;
+  patching.neurons = parseIntList(args.neurons, "--neurons");
   patching.heads = parseIntList(args.heads, "--heads");
   patching.positions = parseIntList(args.positions, "--positions");
   patching.direction =
@@ -118,6 +120,7 @@ void patchCommand(const PatchArgs& args, const GlobalOptions& options) {
                                 {"layer", loc.layer},
                                 {"head", loc.head},
                                 {"position", loc.position},
+                                {"neuron", loc.neuron},
                                 {"metric", loc.metric},
                                 {"score", loc.score}});
     }
@@ -132,12 +135,11 @@ void patchCommand(const PatchArgs& args, const GlobalOptions& options) {
   if (std::abs(r.cleanMetric - r.corruptedMetric) < 1e-8) {
     std::printf("note       clean and corrupted metrics are equal: every score is reported as 0\n");
   }
-  std::printf("\n%-34s %5s %5s %12s %8s\n", "hook", "head", "pos", "metric", "score");
+  std::printf("\n%-34s %5s %5s %6s %12s %8s\n", "hook", "head", "pos", "neuron", "metric", "score");
+  auto text = [](int i) { return i < 0 ? std::string("all") : std::to_string(i); };
   for (const auto& loc : r.locations) {
-    const auto head = loc.head < 0 ? std::string("all") : std::to_string(loc.head);
-    const auto pos = loc.position < 0 ? std::string("all") : std::to_string(loc.position);
-    std::printf("%-34s %5s %5s %12.6f %8.4f\n", loc.hook.c_str(), head.c_str(), pos.c_str(),
-                loc.metric, loc.score);
+    std::printf("%-34s %5s %5s %6s %12.6f %8.4f\n", loc.hook.c_str(), text(loc.head).c_str(),
+                text(loc.position).c_str(), text(loc.neuron).c_str(), loc.metric, loc.score);
   }
   std::printf("\n%zu locations in %d forward passes\n", r.locations.size(), r.forwardPasses);
   if (!args.save.empty()) {
@@ -162,6 +164,9 @@ void addPatchCommand(CLI::App& app, const GlobalOptions& options) {
   cmd->add_option("--heads", args->heads, "only these heads, e.g. 0,3");
   cmd->add_option("--positions", args->positions, "only these positions, e.g. 4,7");
   cmd->add_flag("--per-position", args->perPosition, "one location per position");
+  cmd->add_option("--neurons", args->neurons, "only these MLP neurons, e.g. 10,200");
+  cmd->add_flag("--per-neuron", args->perNeuron,
+                "one location per neuron of mlp.hook_pre / mlp.hook_post");
   cmd->add_flag("--whole-hooks", args->wholeHooks, "patch all heads of a hook together");
   cmd->add_option("--answer", args->answer,
                   "answer token (text, first token) or class label; default: the clean "

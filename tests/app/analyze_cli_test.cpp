@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "data/store/results_reader.h"
@@ -84,6 +85,104 @@ TEST(AnalyzeCli, CkaOfAHookThatDoesNotExistSaysWhichExist) {
                          "--hooks", "blocks.9.hook_resid_post", "blocks.0.hook_resid_pre"});
   EXPECT_NE(r.exitCode, 0);
   EXPECT_THAT(r.err, HasSubstr("blocks.9.hook_resid_post"));
+}
+
+// DLA of one digit: the paths' terms and the constant add up to the logit difference the model
+// gives (completeness, ALGORITHMS.md section 3), and the saved table holds the same terms.
+TEST(AnalyzeCli, DlaTermsAddUpToTheLogitDifferenceAndAreSaved) {
+  test::TempDir dir;
+  const auto file = (dir / "results.h5").string();
+  const auto j =
+      test::stdoutJson(runCli({"analyze", "dla", "builtin:digits-vit", "--dataset", "digits-test",
+                               "--row", "3", "--json", "--save", file, "--run", "digit3"}));
+  const auto& d = j["decomposition"];
+  ASSERT_TRUE(d.contains("paths")) << j.dump(2);
+  double sum = d["constant"].get<double>();
+  for (const auto& p : d["paths"]) sum += p["dla"].get<double>();
+  EXPECT_NEAR(sum, d["direction_logit"].get<double>(), 1e-4);
+  EXPECT_LT(d["completeness_error"].get<double>(), 1e-4);
+  EXPECT_EQ(d["paths"].size(), 5u);  // embedding + 2 x (attention, MLP)
+  const auto table = data::readResultTable(file, "residual_decomposition", "digit3");
+  EXPECT_GT(table.rows(), 0u);
+}
+
+// Integrated gradients of a digit's logit: the attributions add up to F(input) - F(baseline)
+// within the reported completeness error.
+TEST(AnalyzeCli, IntegratedGradientsReportTheirCompletenessError) {
+  const auto j = test::stdoutJson(runCli({"analyze", "ig", "builtin:digits-vit", "--dataset",
+                                          "digits-test", "--row", "3", "--steps", "15", "--json"}));
+  ASSERT_TRUE(j.contains("attribution_sum")) << j.dump(2);
+  const double gap = j["f_input"].get<double>() - j["f_baseline"].get<double>();
+  EXPECT_NEAR(j["attribution_sum"].get<double>() - gap, 0.0,
+              j["completeness_error"].get<double>() + 1e-9);
+  EXPECT_LT(j["relative_error"].get<double>(), 0.05);
+  EXPECT_EQ(j["points"], 16);
+}
+
+TEST(AnalyzeCli, IntegratedGradientsRefuseAnUnknownRule) {
+  const auto r = runCli({"analyze", "ig", "builtin:digits-vit", "--dataset", "digits-test", "--row",
+                         "0", "--rule", "simpson"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_THAT(r.err, HasSubstr("gauss-legendre"));
+}
+
+// Head divergence on the induction model with the first half of a repeated sequence replaced:
+// the selected heads go into a mask file that `prune` accepts and that cannot be compacted.
+TEST(AnalyzeCli, HeadDivergenceMaskFileIsAMaskThePruneCommandApplies) {
+  test::TempDir dir;
+  const auto mask = (dir / "vhr.json").string();
+  const std::string first = "3,14,15,9,26,5,35,8,41,12";
+  const std::string other = "30,4,51,19,2,60,33,7,44,21";
+  const auto j = test::stdoutJson(runCli(
+      {"analyze", "head-divergence", "builtin:induction", "--ids", first + "," + first,
+       "--without-ids", other + "," + first, "--layers", "0,1", "--json", "--save-mask", mask}));
+  ASSERT_TRUE(j.contains("vhd")) << j.dump(2);
+  ASSERT_EQ(j["vhd"].size(), 2u);
+  for (const auto& layer : j["vhd"]) {
+    ASSERT_EQ(layer.size(), 4u);
+    for (const auto& v : layer) EXPECT_GE(v.get<double>(), 0.0);
+  }
+  const auto pruned = runCli({"prune", "builtin:induction", "--mask", mask, "--dataset",
+                              "induction:rows=16,half=10,vocab=64,seed=1", "--runs", "1",
+                              "--warmup", "0", "--json"});
+  EXPECT_EQ(pruned.exitCode, 0) << pruned.err;
+}
+
+// Memory vs context heads from token-id examples: one score per head, and a malformed line is
+// refused by its line number.
+TEST(AnalyzeCli, MemoryHeadsScoreEveryHeadAndNameABadLine) {
+  test::TempDir dir;
+  const auto examples = dir / "conflicts.jsonl";
+  {
+    std::ofstream out(examples);
+    // Induction-style conflicts: the context repeats a sequence with a different continuation.
+    for (int i = 0; i < 6; ++i) {
+      const int a = 3 + i, b = 20 + i, c = 40 + i;
+      out << json{{"question_ids", {a, b}},
+                  {"context_ids", {a, c, 7, 9, 11}},
+                  {"memory_answer_id", (b + 5) % 64},
+                  {"context_answer_id", c}}
+                 .dump()
+          << "\n";
+    }
+  }
+  const auto j =
+      test::stdoutJson(runCli({"analyze", "memory-heads", "builtin:induction", "--examples",
+                               examples.string(), "--no-filter", "--json"}));
+  ASSERT_TRUE(j.contains("effect")) << j.dump(2);
+  ASSERT_EQ(j["effect"].size(), 2u);
+  EXPECT_EQ(j["effect"][0].size(), 4u);
+  EXPECT_EQ(j["dla"][1].size(), 4u);
+
+  {
+    std::ofstream out(examples, std::ios::app);
+    out << R"({"question_ids": [1, 2], "context_ids": "oops"})"
+        << "\n";
+  }
+  const auto bad = runCli(
+      {"analyze", "memory-heads", "builtin:induction", "--examples", examples.string(), "--json"});
+  EXPECT_NE(bad.exitCode, 0);
+  EXPECT_THAT(bad.err, HasSubstr("line 7"));
 }
 
 }  // namespace
