@@ -13,6 +13,7 @@
 #include "core/shape_text.h"
 #include "hooks/hook_registry.h"
 #include "models/cache_run.h"
+#include "models/transformer.h"
 
 namespace cs::analysis {
 
@@ -318,6 +319,31 @@ double meanScore(const std::vector<double>& patched, const std::vector<double>& 
   return scored == 0 ? 0.0 : sum / scored;
 }
 
+at::Tensor resumedMetricValues(models::Transformer& model, int firstLayer,
+                               const hooks::ActivationCache& receiverCache,
+                               const models::ModelInput& tiledReceiver, int64_t times,
+                               const std::vector<PatchMetric>& metrics) {
+  const auto& prefix = receiverCache.at(hooks::hookName(HookKind::ResidPre, firstLayer));
+  const auto residual = times == 1 ? prefix : prefix.repeat({times, 1, 1});
+  const auto final = model.runBlocks(firstLayer, residual, tiledReceiver);  // [B, T, D]
+  if (model.config().head != models::HeadKind::LanguageModel) {
+    return metricValues(model.readout(final), metrics);
+  }
+  // Unembed only the position each row's metric reads: [B, 1, D] -> [B, 1, V].
+  const auto B = final.size(0), T = final.size(1);
+  const auto K = static_cast<int64_t>(metrics.size());
+  std::vector<int64_t> positions(static_cast<std::size_t>(B));
+  for (int64_t b = 0; b < B; ++b) {
+    const auto p = metrics[static_cast<std::size_t>(b % K)].position;
+    positions[static_cast<std::size_t>(b)] = p < 0 ? T - 1 : p;
+  }
+  const auto longs = at::TensorOptions().dtype(at::kLong).device(final.device());
+  const auto picked = final.index({at::arange(B, longs), at::tensor(positions, longs)});
+  auto atPosition = metrics;
+  for (auto& metric : atPosition) metric.position = 0;
+  return metricValues(model.readout(picked.unsqueeze(1)), atPosition);
+}
+
 std::vector<PatchingGrid> gridsOf(const std::vector<PatchedLocation>& locations) {
   // Group by hook kind in order of first appearance.
   std::vector<std::string> order;
@@ -387,11 +413,18 @@ PatchingResult analyseActivationPatching(models::Model& model, const PatchingPai
   result.direction = denoising ? "denoising" : "noising";
 
   progress.setStage("clean and corrupted runs");
+  // A pass whose locations all sit in blocks >= l starts from the receiving run's cached
+  // blocks.{l}.hook_resid_pre: nothing before block l changes. Language models then read out
+  // only the metric positions instead of unembedding every position.
+  auto* transformer = dynamic_cast<models::Transformer*>(&model);
+  if (transformer && transformer->config().nLayers == 0) transformer = nullptr;
+  auto receiverPatterns = options.hookPatterns;
+  if (transformer) receiverPatterns.push_back("blocks.*.hook_resid_pre");
   hooks::ActivationCache cleanCache, corruptedCache;
-  const auto cleanLogits =
-      models::runWithCache(model, pairs.clean, options.hookPatterns, cleanCache);
-  const auto corruptedLogits =
-      models::runWithCache(model, pairs.corrupted, options.hookPatterns, corruptedCache);
+  const auto cleanLogits = models::runWithCache(
+      model, pairs.clean, denoising ? options.hookPatterns : receiverPatterns, cleanCache);
+  const auto corruptedLogits = models::runWithCache(
+      model, pairs.corrupted, denoising ? receiverPatterns : options.hookPatterns, corruptedCache);
   patching::checkMetrics(cleanLogits, pairs.metrics);
   result.metric = patching::describeMetrics(cleanLogits, pairs.metrics);
   result.cleanMetrics = toVector(patching::metricValues(cleanLogits, pairs.metrics));
@@ -404,6 +437,7 @@ PatchingResult analyseActivationPatching(models::Model& model, const PatchingPai
   result.forwardPasses = 2;
   const auto& source = denoising ? cleanCache : corruptedCache;
   const auto& receiver = denoising ? pairs.corrupted : pairs.clean;
+  const auto& receiverCache = denoising ? corruptedCache : cleanCache;
 
   const auto locations = patching::locationsOf(source, options);
   progress.setStage("patching " + std::to_string(locations.size()) + " locations");
@@ -431,9 +465,17 @@ PatchingResult analyseActivationPatching(models::Model& model, const PatchingPai
         return std::optional<at::Tensor>(std::move(out));
       });
     }
-    const auto logits = model.forward(patching::tiled(receiver, static_cast<int64_t>(count)));
+    int firstLayer = std::numeric_limits<int>::max();
+    for (std::size_t i = 0; i < count; ++i) {
+      firstLayer = std::min(firstLayer, locations[begin + i].point.layer);
+    }
+    const auto tiledReceiver = patching::tiled(receiver, static_cast<int64_t>(count));
+    const auto m = toVector(
+        transformer && firstLayer >= 0
+            ? patching::resumedMetricValues(*transformer, firstLayer, receiverCache, tiledReceiver,
+                                            static_cast<int64_t>(count), pairs.metrics)
+            : patching::metricValues(model.forward(tiledReceiver), pairs.metrics));
     ++result.forwardPasses;
-    const auto m = toVector(patching::metricValues(logits, pairs.metrics));
     for (std::size_t i = 0; i < count; ++i) {
       const auto& loc = locations[begin + i];
       const std::vector<double> patched(m.begin() + static_cast<std::ptrdiff_t>(i * N),

@@ -15,6 +15,7 @@
 #include "core/progress.h"
 #include "hooks/activation_cache.h"
 #include "models/model.h"
+#include "models/transformer.h"
 
 namespace cs::analysis {
 
@@ -118,6 +119,14 @@ std::string describeMetrics(const at::Tensor& logits, const std::vector<PatchMet
 
 /// The input repeated `times` times along the batch: row g * B + b is row b.
 models::ModelInput tiled(const models::ModelInput& input, int64_t times);
+
+/// metricValues of a patched pass resumed at `firstLayer` from the receiving run's cached
+/// blocks.{firstLayer}.hook_resid_pre (tiled `times` like `tiledReceiver`): hooks from that
+/// block on run as in a full forward pass; language models unembed only the metric positions.
+at::Tensor resumedMetricValues(models::Transformer& model, int firstLayer,
+                               const hooks::ActivationCache& receiverCache,
+                               const models::ModelInput& tiledReceiver, int64_t times,
+                               const std::vector<PatchMetric>& metrics);
 
 /// The mean over the scored pairs of the per-pair scores (0 when no pair is scored).
 double meanScore(const std::vector<double>& patched, const std::vector<double>& clean,

@@ -285,6 +285,14 @@ at::Tensor Transformer::prepareContext(const ModelInput& input, int64_t batch, i
 
 at::Tensor Transformer::forwardFrom(int firstLayer, const at::Tensor& residual,
                                     const ModelInput& input) {
+  auto x = runBlocks(firstLayer, residual, input);
+  x = applyNorm(x, m_weights.lnFinal, m_config.norm, m_config.normEps);
+  x = m_hooks.fire(HookKind::LnFinalNormalized, -1, std::move(x));
+  return m_hooks.fire(HookKind::Logits, -1, unembed(std::move(x)));
+}
+
+at::Tensor Transformer::runBlocks(int firstLayer, const at::Tensor& residual,
+                                  const ModelInput& input) {
   if (firstLayer < 0 || firstLayer > m_config.nLayers) {
     throw ConfigError("layer " + std::to_string(firstLayer) + " does not exist; the model has " +
                       std::to_string(m_config.nLayers) + " layers");
@@ -299,9 +307,7 @@ at::Tensor Transformer::forwardFrom(int firstLayer, const at::Tensor& residual,
   for (int layer = firstLayer; layer < m_config.nLayers; ++layer) {
     x = block(layer, std::move(x), ctx);
   }
-  x = applyNorm(x, m_weights.lnFinal, m_config.norm, m_config.normEps);
-  x = m_hooks.fire(HookKind::LnFinalNormalized, -1, std::move(x));
-  return m_hooks.fire(HookKind::Logits, -1, unembed(std::move(x)));
+  return x;
 }
 
 at::Tensor Transformer::block(int layer, at::Tensor x, const Context& ctx) {

@@ -38,6 +38,9 @@ class Transformer final : public Model {
   /// positions); its tokens or pixels are not embedded. firstLayer == nLayers runs the tail only.
   /// Analyses that change nothing before a layer (patching sweeps) reuse the cached prefix.
   at::Tensor forwardFrom(int firstLayer, const at::Tensor& residual, const ModelInput& input);
+  /// forwardFrom without the tail: the final residual stream [B, T, D] (what
+  /// blocks.{L-1}.hook_resid_post holds), for callers that read out only some positions.
+  at::Tensor runBlocks(int firstLayer, const at::Tensor& residual, const ModelInput& input);
 
   /// The model's tail without hooks: final norm and unembedding (classifiers: of the class
   /// token, or the mean over patches). `finalResidual` is [B, T, D] as blocks.{L-1}.hook_resid_post
