@@ -78,17 +78,6 @@ std::vector<int> chosen(const std::vector<int>& wanted, int64_t size, const std:
   return out;
 }
 
-std::vector<double> toVector(const at::Tensor& values) {
-  const auto v = values.to(at::kDouble).cpu().contiguous();
-  return {v.data_ptr<double>(), v.data_ptr<double>() + v.numel()};
-}
-
-double mean(const std::vector<double>& values) {
-  double sum = 0.0;
-  for (double v : values) sum += v;
-  return values.empty() ? 0.0 : sum / static_cast<double>(values.size());
-}
-
 // "blocks.3.attn.hook_z" -> "blocks.*.attn.hook_z"; model-level names stay as they are.
 std::string hookPattern(const HookPoint& point) {
   auto name = hooks::hookName(point);
@@ -162,6 +151,31 @@ double patchingScore(double patched, double clean, double corrupted, PatchDirect
 }
 
 namespace patching {
+
+std::vector<double> toVector(const at::Tensor& values) {
+  const auto v = values.detach().to(at::kDouble).cpu().contiguous();
+  return {v.data_ptr<double>(), v.data_ptr<double>() + v.numel()};
+}
+
+double mean(const std::vector<double>& values) {
+  double sum = 0.0;
+  for (double v : values) sum += v;
+  return values.empty() ? 0.0 : sum / static_cast<double>(values.size());
+}
+
+PatchedLocation patchedLocation(const Location& location, const std::vector<double>& patched,
+                                const std::vector<double>& clean,
+                                const std::vector<double>& corrupted, PatchDirection direction) {
+  PatchedLocation out;
+  out.hook = hooks::hookName(location.point);
+  out.layer = location.point.layer;
+  out.head = location.head;
+  out.position = location.position;
+  out.neuron = location.neuron;
+  out.metric = mean(patched);
+  out.score = meanScore(patched, clean, corrupted, direction);
+  return out;
+}
 
 std::int64_t pairCount(const PatchingPairs& pairs) { return batchOf(pairs.clean); }
 
@@ -427,13 +441,9 @@ PatchingResult analyseActivationPatching(models::Model& model, const PatchingPai
       model, pairs.corrupted, denoising ? receiverPatterns : options.hookPatterns, corruptedCache);
   patching::checkMetrics(cleanLogits, pairs.metrics);
   result.metric = patching::describeMetrics(cleanLogits, pairs.metrics);
-  result.cleanMetrics = toVector(patching::metricValues(cleanLogits, pairs.metrics));
-  result.corruptedMetrics = toVector(patching::metricValues(corruptedLogits, pairs.metrics));
-  result.cleanMetric = mean(result.cleanMetrics);
-  result.corruptedMetric = mean(result.corruptedMetrics);
-  for (int64_t n = 0; n < N; ++n) {
-    result.scoredPairs += std::abs(result.cleanMetrics[n] - result.corruptedMetrics[n]) >= 1e-8;
-  }
+  patching::setReferenceMetrics(
+      result, patching::toVector(patching::metricValues(cleanLogits, pairs.metrics)),
+      patching::toVector(patching::metricValues(corruptedLogits, pairs.metrics)));
   result.forwardPasses = 2;
   const auto& source = denoising ? cleanCache : corruptedCache;
   const auto& receiver = denoising ? pairs.corrupted : pairs.clean;
@@ -470,7 +480,7 @@ PatchingResult analyseActivationPatching(models::Model& model, const PatchingPai
       firstLayer = std::min(firstLayer, locations[begin + i].point.layer);
     }
     const auto tiledReceiver = patching::tiled(receiver, static_cast<int64_t>(count));
-    const auto m = toVector(
+    const auto m = patching::toVector(
         transformer && firstLayer >= 0
             ? patching::resumedMetricValues(*transformer, firstLayer, receiverCache, tiledReceiver,
                                             static_cast<int64_t>(count), pairs.metrics)
@@ -480,16 +490,8 @@ PatchingResult analyseActivationPatching(models::Model& model, const PatchingPai
       const auto& loc = locations[begin + i];
       const std::vector<double> patched(m.begin() + static_cast<std::ptrdiff_t>(i * N),
                                         m.begin() + static_cast<std::ptrdiff_t>((i + 1) * N));
-      PatchedLocation out;
-      out.hook = hooks::hookName(loc.point);
-      out.layer = loc.point.layer;
-      out.head = loc.head;
-      out.position = loc.position;
-      out.neuron = loc.neuron;
-      out.metric = mean(patched);
-      out.score = patching::meanScore(patched, result.cleanMetrics, result.corruptedMetrics,
-                                      options.direction);
-      result.locations.push_back(std::move(out));
+      result.locations.push_back(patching::patchedLocation(
+          loc, patched, result.cleanMetrics, result.corruptedMetrics, options.direction));
     }
     progress.setFraction(static_cast<double>(begin + count) /
                          static_cast<double>(locations.size()));

@@ -7,6 +7,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -128,9 +129,34 @@ at::Tensor resumedMetricValues(models::Transformer& model, int firstLayer,
                                const models::ModelInput& tiledReceiver, int64_t times,
                                const std::vector<PatchMetric>& metrics);
 
+/// A tensor's values as float64 on the host, in memory order.
+std::vector<double> toVector(const at::Tensor& values);
+
+/// The plain mean (0 for no values).
+double mean(const std::vector<double>& values);
+
+/// Sets a result's reference metrics: M_c and M_r per pair, their means, and how many pairs
+/// are scored (|M_c - M_r| >= 1e-8).
+template <typename Result>
+void setReferenceMetrics(Result& result, std::vector<double> clean, std::vector<double> corrupted) {
+  result.scoredPairs = 0;
+  for (std::size_t n = 0; n < clean.size(); ++n) {
+    result.scoredPairs += std::abs(clean[n] - corrupted[n]) >= 1e-8;
+  }
+  result.cleanMetric = mean(clean);
+  result.corruptedMetric = mean(corrupted);
+  result.cleanMetrics = std::move(clean);
+  result.corruptedMetrics = std::move(corrupted);
+}
+
 /// The mean over the scored pairs of the per-pair scores (0 when no pair is scored).
 double meanScore(const std::vector<double>& patched, const std::vector<double>& clean,
                  const std::vector<double>& corrupted, PatchDirection direction);
+
+/// The reported row of one location: its metric (mean over the pairs) and score.
+PatchedLocation patchedLocation(const Location& location, const std::vector<double>& patched,
+                                const std::vector<double>& clean,
+                                const std::vector<double>& corrupted, PatchDirection direction);
 
 /// Heatmap grids of `result.locations`, one per hook kind.
 std::vector<PatchingGrid> gridsOf(const std::vector<PatchedLocation>& locations);

@@ -20,16 +20,8 @@ namespace cs::analysis {
 
 namespace {
 
-std::vector<double> toVector(const at::Tensor& values) {
-  const auto v = values.detach().to(at::kDouble).cpu().contiguous();
-  return {v.data_ptr<double>(), v.data_ptr<double>() + v.numel()};
-}
-
-double mean(const std::vector<double>& values) {
-  double sum = 0.0;
-  for (double v : values) sum += v;
-  return values.empty() ? 0.0 : sum / static_cast<double>(values.size());
-}
+using patching::mean;
+using patching::toVector;
 
 double pearson(const std::vector<double>& x, const std::vector<double>& y) {
   const auto n = x.size();
@@ -111,13 +103,8 @@ PatchingResult analyseAttributionPatching(models::Model& model, const PatchingPa
     receivingM = toVector(m);
   }
   const auto sourceM = toVector(patching::metricValues(sourceLogits, pairs.metrics));
-  result.cleanMetrics = denoising ? sourceM : receivingM;
-  result.corruptedMetrics = denoising ? receivingM : sourceM;
-  result.cleanMetric = mean(result.cleanMetrics);
-  result.corruptedMetric = mean(result.corruptedMetrics);
-  for (int64_t n = 0; n < N; ++n) {
-    result.scoredPairs += std::abs(result.cleanMetrics[n] - result.corruptedMetrics[n]) >= 1e-8;
-  }
+  patching::setReferenceMetrics(result, denoising ? sourceM : receivingM,
+                                denoising ? receivingM : sourceM);
   result.metric = patching::describeMetrics(sourceLogits, pairs.metrics);
   result.forwardPasses = 2;
   result.backwardPasses = 1;
@@ -146,16 +133,8 @@ PatchingResult analyseAttributionPatching(models::Model& model, const PatchingPa
     const auto& loc = locations[i];
     std::vector<double> patched(static_cast<std::size_t>(N));
     for (int64_t n = 0; n < N; ++n) patched[n] = receivingM[n] + estimated[i * N + n];
-    PatchedLocation out;
-    out.hook = hooks::hookName(loc.point);
-    out.layer = loc.point.layer;
-    out.head = loc.head;
-    out.position = loc.position;
-    out.neuron = loc.neuron;
-    out.metric = mean(patched);
-    out.score = patching::meanScore(patched, result.cleanMetrics, result.corruptedMetrics,
-                                    options.direction);
-    result.locations.push_back(std::move(out));
+    result.locations.push_back(patching::patchedLocation(
+        loc, patched, result.cleanMetrics, result.corruptedMetrics, options.direction));
   }
   result.grids = patching::gridsOf(result.locations);
   progress.setFraction(1.0);

@@ -21,16 +21,8 @@ using hooks::HookPoint;
 
 namespace {
 
-std::vector<double> toVector(const at::Tensor& values) {
-  const auto v = values.to(at::kDouble).cpu().contiguous();
-  return {v.data_ptr<double>(), v.data_ptr<double>() + v.numel()};
-}
-
-double mean(const std::vector<double>& values) {
-  double sum = 0.0;
-  for (double v : values) sum += v;
-  return values.empty() ? 0.0 : sum / static_cast<double>(values.size());
-}
+using patching::mean;
+using patching::toVector;
 
 // x repeated `times` times along the batch: row g * B + b is row b.
 at::Tensor tile(const at::Tensor& x, int64_t times) {
@@ -309,13 +301,7 @@ PathPatchingResult analysePathPatching(models::Transformer& model, const Patchin
   result.metric = patching::describeMetrics(recvLogits, pairs.metrics);
   const auto recvM = toVector(patching::metricValues(recvLogits, pairs.metrics));
   const auto srcM = toVector(patching::metricValues(srcLogits, pairs.metrics));
-  result.cleanMetrics = noising ? recvM : srcM;
-  result.corruptedMetrics = noising ? srcM : recvM;
-  result.cleanMetric = mean(result.cleanMetrics);
-  result.corruptedMetric = mean(result.corruptedMetrics);
-  for (int64_t n = 0; n < N; ++n) {
-    result.scoredPairs += std::abs(recvM[n] - srcM[n]) >= 1e-8;
-  }
+  patching::setReferenceMetrics(result, noising ? recvM : srcM, noising ? srcM : recvM);
   result.forwardPasses = 2;
 
   const auto S = static_cast<int64_t>(senders.size());
