@@ -16,6 +16,7 @@
 #include "analysis/head_divergence.h"
 #include "app/cli/analyze_commands.h"
 #include "app/cli/example_inputs.h"
+#include "app/cli/json_output.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "data/store/results_writer.h"
@@ -110,22 +111,6 @@ std::string headsText(const std::vector<analysis::HeadRef>& heads) {
     s += (s.empty() ? "" : " ") + std::to_string(h.layer) + "." + std::to_string(h.head);
   }
   return s.empty() ? "none" : s;
-}
-
-nlohmann::json matrixJson(const Eigen::MatrixXd& m) {
-  auto rows = nlohmann::json::array();
-  for (int r = 0; r < m.rows(); ++r) {
-    auto row = nlohmann::json::array();
-    for (int c = 0; c < m.cols(); ++c) {
-      if (std::isnan(m(r, c))) {
-        row.push_back(nullptr);
-      } else {
-        row.push_back(m(r, c));
-      }
-    }
-    rows.push_back(row);
-  }
-  return rows;
 }
 
 void saveResults(const DivergenceArgs& a, const analysis::HeadDivergenceResult& r,

@@ -23,6 +23,7 @@
 #include "analysis/memory_heads.h"
 #include "app/cli/analyze_commands.h"
 #include "app/cli/example_inputs.h"
+#include "app/cli/json_output.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "data/store/results_writer.h"
@@ -219,22 +220,6 @@ nlohmann::json headsJson(const std::vector<analysis::ConflictHead>& heads) {
   auto out = nlohmann::json::array();
   for (const auto& h : heads) {
     out.push_back({{"layer", h.layer}, {"head", h.head}, {"effect", h.effect}, {"dla", h.dla}});
-  }
-  return out;
-}
-
-nlohmann::json matrixJson(const Eigen::MatrixXd& m) {
-  auto out = nlohmann::json::array();
-  for (Eigen::Index l = 0; l < m.rows(); ++l) {
-    auto row = nlohmann::json::array();
-    for (Eigen::Index h = 0; h < m.cols(); ++h) {
-      if (std::isnan(m(l, h))) {
-        row.push_back(nullptr);
-      } else {
-        row.push_back(m(l, h));
-      }
-    }
-    out.push_back(row);
   }
   return out;
 }

@@ -19,6 +19,7 @@
 #include "analysis/path_patching.h"
 #include "app/cli/analyze_commands.h"
 #include "app/cli/example_inputs.h"
+#include "app/cli/json_output.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "data/store/results_writer.h"
@@ -130,18 +131,6 @@ LoadedPairs loadPairs(const PairArgs& a, models::Transformer& model, const std::
   out.answer = tokenText(p.metrics[0].answer, config, tokenizer);
   out.foil = p.metrics[0].foil >= 0 ? tokenText(p.metrics[0].foil, config, tokenizer) : "";
   return out;
-}
-
-nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
-
-nlohmann::json matrixJson(const Eigen::MatrixXd& m) {
-  auto rows = nlohmann::json::array();
-  for (Eigen::Index r = 0; r < m.rows(); ++r) {
-    auto row = nlohmann::json::array();
-    for (Eigen::Index c = 0; c < m.cols(); ++c) row.push_back(number(m(r, c)));
-    rows.push_back(std::move(row));
-  }
-  return rows;
 }
 
 nlohmann::json locationJson(const analysis::PatchedLocation& loc) {
@@ -334,8 +323,8 @@ void sweepCommand(const SweepArgs& a, const GlobalOptions& global, bool attribut
   if (attribution && a.compare) {
     comparison = analysis::comparePatching(r, exact);
     described["comparison"] = {{"locations", comparison.locations},
-                               {"pearson", number(comparison.pearson)},
-                               {"spearman", number(comparison.spearman)},
+                               {"pearson", finiteOrNull(comparison.pearson)},
+                               {"spearman", finiteOrNull(comparison.spearman)},
                                {"max_abs_difference", comparison.maxAbsDifference},
                                {"activation_forward_passes", exact.forwardPasses}};
   }
