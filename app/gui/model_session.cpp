@@ -1,0 +1,162 @@
+// The GUI's model work, in terms of the libraries the command line uses.
+#include "app/gui/model_session.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "analysis/evaluation.h"
+#include "core/error.h"
+#include "data/dataset_spec.h"
+#include "data/json_document.h"
+#include "models/loaders/builtin_models.h"
+#include "models/loaders/hf_loader.h"
+#include "models/mask_application.h"
+#include "models/transformer.h"
+
+namespace cs::gui {
+
+namespace {
+namespace fs = std::filesystem;
+using hooks::HookKind;
+
+// "[batch, pos, 4, 16]": sizes the model fixes as numbers, the ones the input sets as names.
+std::string shapeOf(const hooks::HookPoint& point, const models::TransformerConfig& config) {
+  const auto layer = point.layer;
+  if (point.kind == HookKind::Logits && config.head == models::HeadKind::Classifier) {
+    return "[batch, " + std::to_string(config.nClasses) + "]";
+  }
+  std::string axes(hooks::hookAxes(point.kind));
+  std::string text = "[";
+  std::size_t begin = 0;
+  while (begin <= axes.size()) {
+    const auto end = std::min(axes.find(',', begin), axes.size());
+    const auto axis = axes.substr(begin, end - begin);
+    std::string size = axis;
+    if (axis == "query_pos" || axis == "key_pos") size = "pos";
+    if (axis == "d_model") size = std::to_string(config.dModel);
+    if (axis == "d_head") size = std::to_string(config.dHead);
+    if (axis == "head") size = std::to_string(config.nHeads[layer]);
+    if (axis == "kv_head") size = std::to_string(config.nKvHeads[layer]);
+    if (axis == "d_mlp") size = std::to_string(config.dMlp[layer]);
+    if (axis == "d_vocab") size = std::to_string(config.dOutput());
+    text += (text.size() > 1 ? ", " : "") + size;
+    begin = end + 1;
+  }
+  return text + "]";
+}
+
+ModelSummary summarize(const std::string& source, const models::Transformer& model) {
+  const auto& c = model.config();
+  ModelSummary s;
+  s.source = source;
+  s.family = c.family;
+  s.dModel = c.dModel;
+  s.vocabulary = c.head == models::HeadKind::LanguageModel ? c.dVocab : 0;
+  s.context = c.nCtx;
+  for (int l = 0; l < c.nLayers; ++l) {
+    BlockInfo b;
+    b.layer = l;
+    b.heads = c.skipsAttention(l) ? 0 : c.nHeads[l];
+    b.dHead = c.dHead;
+    b.mlpWidth = c.skipsMlp(l) ? 0 : c.dMlp[l];
+    s.blocks.push_back(std::move(b));
+  }
+  for (const auto& p : model.hookPoints()) {
+    HookInfo h{hooks::hookName(p), shapeOf(p, c)};
+    if (p.layer >= 0) {
+      s.blocks[p.layer].hooks.push_back(std::move(h));
+    } else {
+      s.modelHooks.push_back(std::move(h));
+    }
+  }
+  return s;
+}
+
+// The test set a built-in model names in its manifest.json; nothing for other folders.
+std::unique_ptr<data::Dataset> manifestDataset(const fs::path& folder) {
+  const auto manifest = folder / "manifest.json";
+  if (!fs::exists(manifest)) return nullptr;
+  const auto json = data::readJsonFile(manifest.string(), 1 << 20);
+  const auto it = json.find("test_dataset");
+  if (it == json.end() || !it->is_string()) return nullptr;
+  return data::openDataset(it->get<std::string>());
+}
+
+}  // namespace
+
+ModelSession::~ModelSession() = default;
+
+std::unique_ptr<ModelSession> ModelSession::open(const std::string& folderOrBuiltin,
+                                                 Progress& progress) {
+  const auto folder = models::resolveModelFolder(folderOrBuiltin);
+  std::unique_ptr<ModelSession> session(new ModelSession());
+  session->m_model = models::loadHfModel(folder, {}, progress);
+  progress.check();
+  session->m_summary = summarize(folderOrBuiltin, *session->m_model);
+  if (session->m_model->config().input == models::InputKind::Tokens) {
+    session->m_dataset = manifestDataset(folder);
+  }
+  if (session->m_dataset) {
+    session->m_summary.dataset = session->m_dataset->describe();
+    // The first row cut at three quarters: for the induction set the model has seen the first
+    // half and some of its repeat, so its next token is predictable.
+    const auto row = session->m_dataset->batch(0, 1).tokens[0].contiguous();
+    const auto n = std::max<std::int64_t>(1, row.size(0) * 3 / 4);
+    const auto* ids = row.data_ptr<std::int64_t>();
+    session->m_example.assign(ids, ids + n);
+  } else {
+    session->m_example = {0, 1, 2, 3};
+  }
+  return session;
+}
+
+std::vector<Prediction> ModelSession::topPredictions(const std::vector<std::int64_t>& ids,
+                                                     const hooks::MaskSet& masks, int k,
+                                                     Progress& progress) {
+  const auto& c = m_model->config();
+  if (c.input != models::InputKind::Tokens || c.head != models::HeadKind::LanguageModel) {
+    throw ConfigError(
+        "this model does not predict tokens; next-token predictions need a "
+        "language model");
+  }
+  if (ids.empty()) throw ConfigError("the input has no token ids; type some, e.g. 1, 2, 3");
+  if (c.positions == models::PositionKind::Learned && static_cast<int>(ids.size()) > c.nCtx) {
+    throw ConfigError("the input has " + std::to_string(ids.size()) +
+                      " tokens but the model's context is " + std::to_string(c.nCtx));
+  }
+  for (const auto id : ids) {
+    if (id < 0 || id >= c.dVocab) {
+      throw ConfigError("token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                        std::to_string(c.dVocab) + ")");
+    }
+  }
+  progress.setStage("predicting");
+  c10::InferenceMode guard;
+  models::AppliedMasks applied(*m_model, masks);
+  const auto tokens = torch::tensor(ids, torch::kLong).unsqueeze(0).to(m_model->device());
+  const auto logits = m_model->forward({tokens, {}, {}, {}});  // [1, T, V]
+  const auto probs = torch::softmax(logits[0][-1].to(torch::kDouble), 0).cpu();
+  const auto top = probs.topk(std::min<int64_t>(k, probs.size(0)));
+  const auto values = std::get<0>(top).contiguous();
+  const auto indices = std::get<1>(top).contiguous();
+  std::vector<Prediction> predictions;
+  for (int64_t i = 0; i < values.size(0); ++i) {
+    predictions.push_back({indices[i].item<std::int64_t>(), values[i].item<double>()});
+  }
+  progress.setFraction(1.0);
+  return predictions;
+}
+
+double ModelSession::accuracy(const hooks::MaskSet& masks, Progress& progress) {
+  if (!m_dataset) {
+    throw ConfigError("no evaluation set for " + m_summary.source +
+                      ": metrics need a built-in model with a manifest.json");
+  }
+  models::AppliedMasks applied(*m_model, masks);
+  return analysis::evaluate(*m_model, *m_dataset, {kEvalRows, kEvalRows}, progress).accuracy;
+}
+
+}  // namespace cs::gui
