@@ -33,6 +33,11 @@ class ConfigError : public Error {
   using Error::Error;
 };
 
+/// A computation produced NaN or Inf where finite values were expected.
+class NumericError : public Error {
+  using Error::Error;
+};
+
 /// A long job was cancelled through its Progress.
 class Cancelled : public Error {
  public:

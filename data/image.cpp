@@ -2,8 +2,13 @@
 // target needs extra compile definitions (all share one precompiled header and its flags).
 #include "data/image.h"
 
+#include <algorithm>
 #include <fstream>
+#include <iterator>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 
@@ -43,6 +48,21 @@ std::string stbReason() {
   return reason != nullptr ? reason : "unknown error";
 }
 
+/// The width and height a PNG's IHDR declares, or nothing for other files. stb refuses a PNG
+/// with a zero or huge side as "not of any known type", which hides the real problem.
+std::optional<std::pair<std::int64_t, std::int64_t>> pngDeclaredSize(
+    const std::vector<unsigned char>& bytes) {
+  static constexpr unsigned char kSignature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+                                                 0,    0,   0,   13,  'I',  'H',  'D',  'R'};
+  if (bytes.size() < 24 || !std::equal(std::begin(kSignature), std::end(kSignature), bytes.begin()))
+    return std::nullopt;
+  const auto be32 = [&](std::size_t at) {
+    return (std::int64_t{bytes[at]} << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) |
+           bytes[at + 3];
+  };
+  return std::make_pair(be32(16), be32(20));
+}
+
 }  // namespace
 
 Image decodeImage(const std::filesystem::path& path) {
@@ -55,13 +75,22 @@ Image decodeImage(const std::filesystem::path& path) {
 
   // Header first: dimensions are checked before stb allocates the pixel buffer.
   int width = 0, height = 0, channels = 0;
-  if (stbi_info_from_memory(bytes.data(), length, &width, &height, &channels) == 0)
+  const bool known = stbi_info_from_memory(bytes.data(), length, &width, &height, &channels) != 0;
+  const auto declared =
+      known ? std::make_optional(std::pair<std::int64_t, std::int64_t>(width, height))
+            : pngDeclaredSize(bytes);
+  if (!declared)
     throw FormatError("image " + name + " is not a readable PNG or JPEG (" + stbReason() + ")");
-  if (width <= 0 || height <= 0 || width > kMaxImageSide || height > kMaxImageSide ||
-      static_cast<std::int64_t>(width) * height > kMaxImagePixels)
-    throw FormatError("image " + name + " declares " + std::to_string(width) + "x" +
-                      std::to_string(height) + " pixels, over the limit of " +
+  const auto [declaredWidth, declaredHeight] = *declared;
+  const std::string size = std::to_string(declaredWidth) + "x" + std::to_string(declaredHeight);
+  if (declaredWidth <= 0 || declaredHeight <= 0)
+    throw FormatError("image " + name + " declares " + size + " pixels: it holds no image");
+  if (declaredWidth > kMaxImageSide || declaredHeight > kMaxImageSide ||
+      declaredWidth * declaredHeight > kMaxImagePixels)
+    throw FormatError("image " + name + " declares " + size + " pixels, over the limit of " +
                       std::to_string(kMaxImageSide) + " per side and 100 megapixels; resize it");
+  if (!known)
+    throw FormatError("image " + name + " is not a readable PNG or JPEG (" + stbReason() + ")");
 
   int gotWidth = 0, gotHeight = 0, gotChannels = 0;
   // Asking for 3 channels makes stb expand grey and drop alpha.

@@ -27,6 +27,9 @@ struct GlobalOptions {
   std::string device = "cpu";
   std::string dtype = "float32";
   bool quiet = false;
+  /// --check-numerics: `run` and `eval` stop at the first hook point that produces NaN or Inf
+  /// (models/numeric_health.h).
+  bool checkNumerics = false;
 };
 
 /// A progress line on stderr while it lives, for a person at a terminal only (nothing when

@@ -4,11 +4,13 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "analysis/evaluation.h"
 #include "app/cli/commands.h"
 #include "core/threads.h"
 #include "data/dataset_spec.h"
+#include "models/numeric_health.h"
 
 namespace cs::cli {
 
@@ -24,6 +26,8 @@ struct EvalArgs {
 void evalCommand(const EvalArgs& args, const GlobalOptions& options) {
   configureThreads(options.threads);
   auto model = loadModel(args.folder, options);
+  std::optional<models::NumericHealthGuard> health;
+  if (options.checkNumerics) health.emplace(*model);
   const auto& config = model->config();
   const auto dataset = data::openDataset(
       args.dataset, {args.folder, config.nCtx, config.imageSize, config.classLabels});

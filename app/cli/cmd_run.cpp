@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 
 #include "app/cli/commands.h"
 #include "core/error.h"
@@ -16,6 +17,7 @@
 #include "data/safetensors.h"
 #include "data/tokenizer.h"
 #include "models/cache_run.h"
+#include "models/numeric_health.h"
 
 namespace cs::cli {
 
@@ -135,6 +137,8 @@ void runCommand(const RunArgs& args, const GlobalOptions& options) {
   }
   if (imageModel && input.pixels.size(0) == 0)
     throw ShapeError(args.pixels + ": pixel_values holds no images");
+  std::optional<models::NumericHealthGuard> health;
+  if (options.checkNumerics) health.emplace(*model);
   c10::InferenceMode guard;
   hooks::ActivationCache cache;
   const auto logits = args.hooks.empty() ? model->forward(input)

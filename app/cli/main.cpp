@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", options.dtype, "float32, float64, float16 or bfloat16")
       ->capture_default_str();
   app.add_flag("-q,--quiet", options.quiet, "no progress output");
+  app.add_flag("--check-numerics", options.checkNumerics,
+               "run and eval: stop at the first hook point that produces NaN or Inf, naming it");
   cs::cli::addAnalyzeCommand(app, options);
   cs::cli::addDemoCommand(app, options);
   cs::cli::addInfoCommand(app, options);
