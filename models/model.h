@@ -13,11 +13,13 @@ namespace cs::models {
 
 /// One batch. Language models take `tokens` (or `embeddings` instead, e.g. for gradients with
 /// respect to the input); image models take `pixels`.
+/// The `{}` initialisers let ModelInput{tokens} and {tokens, mask} compile without -Wextra
+/// warnings about the members left out.
 struct ModelInput {
-  at::Tensor tokens;         // [B, T] int64 token ids
-  at::Tensor attentionMask;  // [B, T] 1 = real token, 0 = padding; optional
-  at::Tensor embeddings;     // [B, T, D] token embeddings used instead of tokens; optional
-  at::Tensor pixels;         // [B, C, H, W] normalised images
+  at::Tensor tokens{};         // [B, T] int64 token ids
+  at::Tensor attentionMask{};  // [B, T] 1 = real token, 0 = padding; optional
+  at::Tensor embeddings{};     // [B, T, D] token embeddings used instead of tokens; optional
+  at::Tensor pixels{};         // [B, C, H, W] normalised images
 };
 
 class Model {

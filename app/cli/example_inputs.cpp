@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include <cstdio>
+
 #include "app/cli/cli_common.h"
 #include "core/error.h"
 #include "data/dataset_spec.h"
@@ -89,13 +91,23 @@ std::int64_t topPrediction(models::Model& model, const models::ModelInput& input
 
 std::string tokenText(std::int64_t id, const models::TransformerConfig& config,
                       const data::Tokenizer* tokenizer) {
-  if (config.head == models::HeadKind::Classifier) {
-    return id < static_cast<std::int64_t>(config.classLabels.size())
-               ? config.classLabels[static_cast<std::size_t>(id)]
-               : "class " + std::to_string(id);
+  if (config.head == models::HeadKind::Classifier && id >= 0 &&
+      id < static_cast<std::int64_t>(config.classLabels.size())) {
+    return config.classLabels[static_cast<std::size_t>(id)];
   }
-  if (tokenizer && id < tokenizer->vocabSize()) return "'" + tokenizer->displayToken(id) + "'";
-  return "#" + std::to_string(id);
+  // No "literal" + std::string below: GCC 12 at -O3 warns falsely (-Wstringop-overflow) on it
+  // here.
+  if (tokenizer && id >= 0 && id < tokenizer->vocabSize()) {
+    auto quoted = tokenizer->displayToken(id);
+    quoted.insert(quoted.begin(), '\'');
+    quoted.push_back('\'');
+    return quoted;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%s%lld",
+                config.head == models::HeadKind::Classifier ? "class " : "#",
+                static_cast<long long>(id));
+  return text;
 }
 
 DatasetExample datasetExample(const std::string& spec, std::int64_t row, const std::string& folder,

@@ -98,7 +98,9 @@ TEST(Quadrature, GaussLegendreIsExactUpToDegreeTwoNPlusOne) {
       EXPECT_NEAR(moment(q, p), 1.0 / (p + 1), 1e-13) << "n " << n << " degree " << p;
     }
     // And not beyond: the first degree past exactness is off (visibly so for few nodes).
-    if (n <= 4) EXPECT_GT(std::abs(moment(q, 2 * points) - 1.0 / (2 * points + 1)), 1e-16) << n;
+    if (n <= 4) {
+      EXPECT_GT(std::abs(moment(q, 2 * points) - 1.0 / (2 * points + 1)), 1e-16) << n;
+    }
   }
 }
 

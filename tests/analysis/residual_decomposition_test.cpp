@@ -391,7 +391,9 @@ TEST(PathAccuracy, GreedyPruningOnlyRemovesPathsThatHelpAndStopsAtALocalOptimum)
   const double final = accuracyWithout(-1);
   EXPECT_NEAR(final, r.pruningAccuracy.back(), 1e-12);
   for (std::size_t p = 0; p < ordered.size(); ++p) {
-    if (kept[p]) EXPECT_LE(accuracyWithout(static_cast<int>(p)), final) << r.paths[p].name;
+    if (kept[p]) {
+      EXPECT_LE(accuracyWithout(static_cast<int>(p)), final) << r.paths[p].name;
+    }
   }
 }
 
