@@ -13,6 +13,7 @@
 #include "hooks/activation_cache.h"
 #include "models/cache_run.h"
 #include "support/message_of.h"
+#include "support/rows_dataset.h"
 #include "support/tiny_models.h"
 
 namespace cs::analysis {
@@ -28,45 +29,7 @@ at::Tensor orthogonal(std::int64_t p, std::uint64_t seed) {
   return std::get<0>(at::linalg_qr(randn(p, p, seed)));
 }
 
-// Images (or token rows of any length, right-padded and masked per batch) held in memory.
-class RowsDataset final : public data::Dataset {
- public:
-  explicit RowsDataset(at::Tensor pixels) : m_pixels(std::move(pixels)) {}
-  explicit RowsDataset(std::vector<std::vector<std::int64_t>> rows) : m_rows(std::move(rows)) {}
-  std::int64_t size() const override {
-    return m_pixels.defined() ? m_pixels.size(0) : static_cast<std::int64_t>(m_rows.size());
-  }
-  data::EvalBatch batch(std::int64_t begin, std::int64_t count) const override {
-    count = std::min(count, size() - begin);
-    data::EvalBatch b;
-    if (m_pixels.defined()) {
-      b.pixels = m_pixels.narrow(0, begin, count);
-      return b;
-    }
-    std::int64_t longest = 0;
-    bool ragged = false;
-    for (std::int64_t i = begin; i < begin + count; ++i) {
-      const auto n = static_cast<std::int64_t>(m_rows[i].size());
-      ragged = ragged || (i > begin && n != longest);
-      longest = std::max(longest, n);
-    }
-    b.tokens = at::full({count, longest}, 5, at::kLong);
-    auto mask = at::zeros({count, longest}, at::kLong);
-    for (std::int64_t i = 0; i < count; ++i) {
-      for (std::size_t t = 0; t < m_rows[begin + i].size(); ++t) {
-        b.tokens[i][static_cast<std::int64_t>(t)] = m_rows[begin + i][t];
-        mask[i][static_cast<std::int64_t>(t)] = 1;
-      }
-    }
-    if (ragged) b.attentionMask = mask;
-    return b;
-  }
-  std::string describe() const override { return "test rows"; }
-
- private:
-  at::Tensor m_pixels;
-  std::vector<std::vector<std::int64_t>> m_rows;
-};
+using test::RowsDataset;
 
 TEST(LinearCka, FeatureAndGramFormsAgreeInFloat64) {
   for (const auto& [n, p, q] :
@@ -266,7 +229,7 @@ TEST(CkaAnalysis, UnbiasedFormIsTheMinibatchEstimatorOverTheForwardBatches) {
   for (std::int64_t i = 0; i < 16; ++i) {
     rows.emplace_back(tokens[i].data_ptr<std::int64_t>(), tokens[i].data_ptr<std::int64_t>() + 6);
   }
-  const RowsDataset dataset(rows);
+  const RowsDataset dataset(rows, 5);
   CkaOptions options;
   options.form = CkaForm::Unbiased;
   options.batchSize = 6;  // 6 + 6 + 4 rows
@@ -294,7 +257,7 @@ TEST(CkaAnalysis, PositionsPickTheClassTokenTheLastRealTokenOrTheMean) {
     const auto row = ids[static_cast<std::int64_t>(i)];
     rows.emplace_back(row.data_ptr<std::int64_t>(), row.data_ptr<std::int64_t>() + lengths[i]);
   }
-  const RowsDataset dataset(rows);
+  const RowsDataset dataset(rows, 5);
   const std::vector<std::string> hooks{"blocks.0.hook_resid_post", "blocks.1.attn.hook_z"};
   // By hand: each row alone, unpadded.
   std::vector<std::vector<at::Tensor>> last(2), mean(2), first(2);

@@ -21,6 +21,7 @@
 #include "models/loaders/hf_loader.h"
 #include "models/random_checkpoint.h"
 #include "support/message_of.h"
+#include "support/rows_dataset.h"
 #include "support/tiny_models.h"
 
 namespace cs::analysis {
@@ -29,52 +30,7 @@ namespace {
 using hooks::HookKind;
 using models::Sublayer;
 
-// Rows held in memory: images with labels, or token rows of any length, right-padded (with
-// `padId`) and masked per batch when their lengths differ, scored on every real next token.
-class RowsDataset final : public data::Dataset {
- public:
-  RowsDataset(at::Tensor pixels, at::Tensor labels)
-      : m_pixels(std::move(pixels)), m_labels(std::move(labels)) {}
-  explicit RowsDataset(std::vector<std::vector<std::int64_t>> rows, std::int64_t padId = 0)
-      : m_rows(std::move(rows)), m_padId(padId) {}
-
-  std::int64_t size() const override {
-    return m_pixels.defined() ? m_pixels.size(0) : static_cast<std::int64_t>(m_rows.size());
-  }
-  data::EvalBatch batch(std::int64_t begin, std::int64_t count) const override {
-    count = std::min(count, size() - begin);
-    data::EvalBatch b;
-    if (m_pixels.defined()) {
-      b.pixels = m_pixels.narrow(0, begin, count);
-      b.targets = m_labels.narrow(0, begin, count);
-      return b;
-    }
-    std::size_t longest = 0, shortest = SIZE_MAX;
-    for (std::int64_t i = begin; i < begin + count; ++i) {
-      longest = std::max(longest, m_rows[i].size());
-      shortest = std::min(shortest, m_rows[i].size());
-    }
-    const auto T = static_cast<std::int64_t>(longest);
-    b.tokens = at::full({count, T}, m_padId, at::kLong);
-    auto mask = at::zeros({count, T}, at::kLong);
-    for (std::int64_t i = 0; i < count; ++i) {
-      const auto& row = m_rows[begin + i];
-      for (std::size_t t = 0; t < row.size(); ++t) {
-        b.tokens[i][static_cast<std::int64_t>(t)] = row[t];
-        mask[i][static_cast<std::int64_t>(t)] = 1;
-      }
-    }
-    if (shortest != longest) b.attentionMask = mask;
-    b.lossMask = mask.ne(0);
-    return b;
-  }
-  std::string describe() const override { return "test rows"; }
-
- private:
-  at::Tensor m_pixels, m_labels;
-  std::vector<std::vector<std::int64_t>> m_rows;
-  std::int64_t m_padId = 0;
-};
+using test::RowsDataset;
 
 RowsDataset tinyImageSet(std::int64_t n, std::uint64_t seed = 1) {
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed + 100);
