@@ -116,14 +116,8 @@ std::string headsText(const std::vector<analysis::HeadRef>& heads) {
 void saveResults(const DivergenceArgs& a, const analysis::HeadDivergenceResult& r,
                  const analysis::TokenDivergenceResult* tokens, const nlohmann::json& options,
                  const models::TransformerConfig& config) {
-  std::vector<data::ResultColumn> c(7);
-  c[0].name = "layer";
-  c[1].name = "head";
-  c[2].name = "vhd";
-  c[3].name = "ta";
-  c[4].name = "relative_vhd";
-  c[5].name = "filtered_vhd";
-  c[6].name = "selected";
+  auto c = data::namedColumns(
+      {"layer", "head", "vhd", "ta", "relative_vhd", "filtered_vhd", "selected"});
   for (int l = 0; l < config.nLayers; ++l) {
     for (int h = 0; h < config.nHeads[l]; ++h) {
       c[0].integers.push_back(l);
@@ -137,14 +131,7 @@ void saveResults(const DivergenceArgs& a, const analysis::HeadDivergenceResult& 
   }
   data::writeResultTable(a.save, "head_divergence", a.run, c, options.dump());
   if (!tokens) return;
-  std::vector<data::ResultColumn> t(7);
-  t[0].name = "step";
-  t[1].name = "token";
-  t[2].name = "layer";
-  t[3].name = "head";
-  t[4].name = "vhd";
-  t[5].name = "in_top_k";
-  t[6].name = "t_vhd";
+  auto t = data::namedColumns({"step", "token", "layer", "head", "vhd", "in_top_k", "t_vhd"});
   for (std::size_t s = 0; s < tokens->tokens.size(); ++s) {
     for (int l = 0; l < config.nLayers; ++l) {
       for (int h = 0; h < config.nHeads[l]; ++h) {

@@ -476,11 +476,7 @@ void pathCommand(const PathArgs& a, const GlobalOptions& global) {
   described["receivers"] = r.receivers;
   described["forward_passes"] = r.forwardPasses;
   if (!a.save.empty()) {
-    std::vector<data::ResultColumn> c(4);
-    c[0].name = "sender";
-    c[1].name = "receiver";
-    c[2].name = "metric";
-    c[3].name = "score";
+    auto c = data::namedColumns({"sender", "receiver", "metric", "score"});
     for (Eigen::Index s = 0; s < r.score.rows(); ++s) {
       for (Eigen::Index g = 0; g < r.score.cols(); ++g) {
         c[0].texts.push_back(r.senders[static_cast<std::size_t>(s)]);

@@ -222,12 +222,7 @@ struct CkaArgs {
 };
 
 void saveCka(const analysis::CkaResult& r, const nlohmann::json& options, const CkaArgs& args) {
-  std::vector<data::ResultColumn> c(5);
-  c[0].name = "row_hook";
-  c[1].name = "column_hook";
-  c[2].name = "row";
-  c[3].name = "column";
-  c[4].name = "cka";
+  auto c = data::namedColumns({"row_hook", "column_hook", "row", "column", "cka"});
   for (std::size_t i = 0; i < r.hooks.size(); ++i) {
     for (std::size_t j = 0; j < r.hooks.size(); ++j) {
       c[0].texts.push_back(r.hooks[i]);

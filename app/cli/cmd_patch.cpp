@@ -44,14 +44,8 @@ struct PatchArgs {
 
 void saveResult(const analysis::PatchingResult& r, const nlohmann::json& options,
                 const PatchArgs& args) {
-  std::vector<data::ResultColumn> columns(7);
-  columns[0].name = "hook";
-  columns[1].name = "layer";
-  columns[2].name = "head";
-  columns[3].name = "position";
-  columns[4].name = "neuron";
-  columns[5].name = "metric";
-  columns[6].name = "score";
+  auto columns =
+      data::namedColumns({"hook", "layer", "head", "position", "neuron", "metric", "score"});
   for (const auto& loc : r.locations) {
     columns[0].texts.push_back(loc.hook);
     columns[1].integers.push_back(loc.layer);

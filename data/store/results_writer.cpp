@@ -52,6 +52,12 @@ void writeColumn(hid_t group, const ResultColumn& c, const std::string& where) {
 }
 }  // namespace
 
+std::vector<ResultColumn> namedColumns(std::initializer_list<std::string> names) {
+  std::vector<ResultColumn> columns;
+  for (const auto& name : names) columns.push_back(ResultColumn{name, {}, {}, {}});
+  return columns;
+}
+
 std::size_t ResultColumn::rows() const {
   return std::max({reals.size(), integers.size(), texts.size()});
 }

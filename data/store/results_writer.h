@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct ResultColumn {
   std::vector<std::string> texts;      ///< stored as variable-length UTF-8 strings
   std::size_t rows() const;
 };
+
+/// Empty columns with these names, in this order, for a table to be filled row by row.
+std::vector<ResultColumn> namedColumns(std::initializer_list<std::string> names);
 
 /// Writes /results/<analysis>/<run>. Columns must have equal lengths (ConfigError otherwise);
 /// an existing run of that name is a ConfigError unless `replace`. A file that is not HDF5,
