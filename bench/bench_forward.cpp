@@ -3,7 +3,9 @@
 // but hook_result observed by a no-op hook (and with hook_result too), against this machine's GEMM
 // speed; plus one call of a tiny model, and one fire() at an idle and at an observed point (which
 // bounds the hook overhead more tightly than whole-forward timings on a noisy machine can).
-// Prints one JSON object as its last line.
+// `--device cuda` runs the same on the GPU (synchronised around each timed forward, GEMM speed
+// measured on the GPU in float32 without TF32). Prints one JSON object as its last line.
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include <string>
 
 #include "bench_util.h"
+#include "core/device.h"
 #include "core/gemm_speed.h"
 #include "core/threads.h"
 #include "gpt2_small_shape.h"
@@ -94,6 +97,28 @@ std::pair<double, double> fireCostNs() {
   return {idle, timeCalls()};
 }
 
+std::string argText(int argc, char** argv, const std::string& name, const std::string& fallback) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (argv[i] == name) return argv[i + 1];
+  }
+  return fallback;
+}
+
+// float32 GEMM speed of the GPU: the yardstick the forward pass is held against there.
+double cudaGemmGflops(c10::Device device) {
+  constexpr int64_t n = 4096;
+  const auto a = torch::randn({n, n}, torch::TensorOptions().device(device));
+  const auto b = torch::randn({n, n}, torch::TensorOptions().device(device));
+  for (int i = 0; i < 3; ++i) a.mm(b);
+  torch::cuda::synchronize();
+  constexpr int kReps = 20;
+  const double seconds = cs::bench::timeOnce([&] {
+    for (int i = 0; i < kReps; ++i) a.mm(b);
+    torch::cuda::synchronize();
+  });
+  return 2.0 * n * n * n * kReps / seconds / 1e9;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,13 +130,20 @@ int main(int argc, char** argv) {
 
   const auto config =
       models::configForShape(bench::gpt2SmallShape(bench::argInt(argc, argv, "--layers", 12)));
+  const auto device = chooseDevice(argText(argc, argv, "--device", "cpu"));
   auto model = models::randomTransformer(config, 0);
+  model->to(device, at::kFloat);
   std::cerr << "model: " << model->weights().parameterCount() << " parameters, " << threads
-            << " threads\n";
+            << " threads, " << device.str() << "\n";
 
   c10::InferenceMode guard;
   models::ModelInput input;
-  input.tokens = torch::randint(config.dVocab, {batch, tokens}, torch::kLong);
+  input.tokens = torch::randint(config.dVocab, {batch, tokens}, torch::kLong).to(device);
+  // A GPU runs asynchronously: a forward pass is timed up to the end of its last kernel.
+  auto forward = [&] {
+    model->forward(input);
+    if (device.is_cuda()) torch::cuda::synchronize();
+  };
 
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--breakdown") printBreakdown(*model, input);
@@ -119,6 +151,7 @@ int main(int argc, char** argv) {
   // The GEMM yardstick is taken before and after the forward timings; the faster stands, so a
   // noisy moment cannot flatter the ratio.
   auto gemm = measureGemmSpeed(1024, 10);
+  if (device.is_cuda()) gemm.gflops = cudaGemmGflops(device);
   // hook_result is extra work by design (per-head outputs, computed only when asked for), so
   // the idle-hook overhead is measured without it and the cost of asking for it separately.
   std::vector<hooks::HookHandle> handles;
@@ -129,22 +162,23 @@ int main(int argc, char** argv) {
           model->hooks().observe(point, [](const at::Tensor&, const hooks::HookPoint&) {}));
     }
   };
-  const auto times = bench::interleavedTimings({[&] { model->forward(input); },
+  const auto times = bench::interleavedTimings({[&] { forward(); },
                                                 [&] {
                                                   attachAll(false);
-                                                  model->forward(input);
+                                                  forward();
                                                   handles.clear();
                                                 },
                                                 [&] {
                                                   attachAll(true);
-                                                  model->forward(input);
+                                                  forward();
                                                   handles.clear();
                                                 }},
                                                rounds);
   // Ratios use each variant's best run; medians are printed too.
   const double plain = times[0].min, hooked = times[1].min, hookedWithResult = times[2].min;
   const double flops = forwardFlops(config, batch, tokens);
-  gemm.gflops = std::max(gemm.gflops, measureGemmSpeed(1024, 10).gflops);
+  gemm.gflops = std::max(
+      gemm.gflops, device.is_cuda() ? cudaGemmGflops(device) : measureGemmSpeed(1024, 10).gflops);
 
   // Framework overhead: one call of a 2-layer width-64 GPT-2 on 1 x 16 tokens.
   models::ModelShape tinyShape;
@@ -164,6 +198,7 @@ int main(int argc, char** argv) {
   const double points = static_cast<double>(model->hookPoints().size());
   nlohmann::json out{{"benchmark", "forward"},
                      {"model", "gpt2-small-shaped random"},
+                     {"device", device.str()},
                      {"batch", batch},
                      {"tokens", tokens},
                      {"threads", threads},

@@ -31,6 +31,16 @@ void expectShape(const at::Tensor& t, const std::vector<int64_t>& shape, const s
                      shapeText(t.sizes()));
   }
 }
+// The value hidden keys get: float32's lowest finite value, or the dtype's own where float32's
+// does not fit (float16, bfloat16), since filling a half tensor with it overflows.
+double maskedScore(at::ScalarType type) {
+  double lowest = 0.0;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, type, "maskedScore", [&] {
+    lowest = static_cast<double>(std::numeric_limits<scalar_t>::lowest());
+  });
+  return std::max(lowest, static_cast<double>(std::numeric_limits<float>::lowest()));
+}
+
 }  // namespace
 
 struct Transformer::Context {
@@ -378,7 +388,7 @@ at::Tensor Transformer::attention(int layer, const at::Tensor& x, const Context&
   if (ctx.keyMask.defined()) {
     // The lowest finite value, not -inf: a row with every key hidden (a padding query) then
     // gives a uniform pattern instead of NaN.
-    scores.masked_fill_(ctx.keyMask, std::numeric_limits<float>::lowest());
+    scores.masked_fill_(ctx.keyMask, maskedScore(scores.scalar_type()));
   }
   scores = m_hooks.fire(HookKind::AttnScores, layer, std::move(scores));
   auto pattern = m_hooks.fire(HookKind::Pattern, layer, at::softmax(scores, -1));

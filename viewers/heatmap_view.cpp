@@ -1,11 +1,13 @@
 // Heatmap painting. One geometry function lays out title, labels, grid and legend for a given
-// rectangle; paint() and the hit tests both use it, so what is hovered is what is drawn.
+// rectangle; paint() and the hit tests both use it, so what is hovered is what is drawn. Cells are
+// coloured once per setData (cellImage) and spread over the grid's pixels once per size.
 #include "viewers/heatmap_view.h"
 
 #include <QHelpEvent>
 #include <QImage>
 #include <QLinearGradient>
 #include <QMouseEvent>
+#include <QPaintEngine>
 #include <QPainter>
 #include <QToolTip>
 
@@ -25,8 +27,9 @@ constexpr int kGap = 4;
 constexpr int kLegendGap = 14;
 constexpr int kLegendBarWidth = 14;
 constexpr int kTickLength = 4;
-// Above this many cells the grid is drawn as one image (same pixels): SVG files spend about
-// 200 bytes per rectangle, and a million rectangles would also make a slow screen.
+// Up to this many cells an SVG gets one rectangle per cell (crisp at any zoom), above it one
+// image: SVG files spend about 200 bytes per rectangle. Annotations stop here too: beyond it no
+// cell has room for a number.
 constexpr Eigen::Index kMaxVectorCells = 4096;
 
 std::string heatmapName(const HeatmapData& data) {
@@ -41,6 +44,28 @@ std::vector<int> edges(int start, int length, Eigen::Index count) {
                                              static_cast<double>(count)));
   }
   return result;
+}
+
+// For each of `length` pixels, the cell among `count` whose edges (see edges()) hold it.
+std::vector<int> cellOfPixel(int length, Eigen::Index count) {
+  const std::vector<int> cellEdges = edges(0, length, count);
+  std::vector<int> cells(static_cast<size_t>(length));
+  for (int p = 0; p < length; ++p) {
+    cells[static_cast<size_t>(p)] = static_cast<int>(
+        std::upper_bound(cellEdges.begin(), cellEdges.end(), p) - cellEdges.begin() - 1);
+  }
+  return cells;
+}
+
+QImage cellImageFor(const Eigen::MatrixXd& values, const ColorScale& scale) {
+  if (values.size() == 0) return {};
+  QImage image(static_cast<int>(values.cols()), static_cast<int>(values.rows()),
+               QImage::Format_RGB32);
+  for (int r = 0; r < image.height(); ++r) {
+    auto* line = reinterpret_cast<QRgb*>(image.scanLine(r));
+    for (int c = 0; c < image.width(); ++c) line[c] = scale.color(values(r, c)).rgb();
+  }
+  return image;
 }
 
 // The finite values' extremes; NaN when there are none.
@@ -117,6 +142,9 @@ void HeatmapView::setData(HeatmapData data) {
   const auto [lo, hi] = finiteRange(data.values);
   m_scale = ColorScale::fitted(data.scale, lo, hi, data.min, data.max);
   m_data = std::move(data);
+  m_cells = cellImageFor(m_data.values, m_scale);
+  m_gridImage = QImage();
+  m_labelWidths.reset();
   update();
 }
 
@@ -175,11 +203,7 @@ HeatmapView::Geometry HeatmapView::geometryFor(const QRect& bounds) const {
     g.rowTitleRect = QRectF(left, top, lh, 0.0);  // height set once the grid is known
     left += lh + kGap;
   }
-  double rowLabelWidth = 0.0;
-  for (Eigen::Index r = 0; r < rows; ++r) {
-    rowLabelWidth =
-        std::max(rowLabelWidth, metrics.horizontalAdvance(rowLabel(static_cast<int>(r))));
-  }
+  const auto [rowLabelWidth, columnLabelWidth] = labelWidths(g.labelFont);
   g.rowLabelWidth = std::min(rowLabelWidth, std::max(40.0, 0.25 * (right - left)));
   left += g.rowLabelWidth + kGap;
 
@@ -187,11 +211,6 @@ HeatmapView::Geometry HeatmapView::geometryFor(const QRect& bounds) const {
     bottom -= lh;
     g.columnTitleRect = QRectF(left, bottom, 0.0, lh);  // width set once the grid is known
     bottom -= kGap;
-  }
-  double columnLabelWidth = 0.0;
-  for (Eigen::Index c = 0; c < columns; ++c) {
-    columnLabelWidth =
-        std::max(columnLabelWidth, metrics.horizontalAdvance(columnLabel(static_cast<int>(c))));
   }
   const double cellWidth = (right - left) / static_cast<double>(columns);
   if (columnLabelWidth <= cellWidth - 2) {
@@ -241,32 +260,12 @@ void HeatmapView::paint(QPainter& painter, const QRect& bounds) const {
 
   // Cells: exact colours, no antialiasing, so that every cell is flat.
   painter.setRenderHint(QPainter::Antialiasing, false);
-  if (rows * columns > kMaxVectorCells) {
-    // One image of the grid's size, each pixel coloured by the cell whose edges hold it: the
-    // same pixels as the rectangles would give, and what cellAt() reports.
-    const QSize size = g.grid.size();
-    std::vector<Eigen::Index> columnOf(static_cast<size_t>(size.width()));
-    std::vector<Eigen::Index> rowOf(static_cast<size_t>(size.height()));
-    for (int x = 0; x < size.width(); ++x) {
-      columnOf[x] = std::upper_bound(g.xEdges.begin(), g.xEdges.end(), g.grid.left() + x) -
-                    g.xEdges.begin() - 1;
-    }
-    for (int y = 0; y < size.height(); ++y) {
-      rowOf[y] = std::upper_bound(g.yEdges.begin(), g.yEdges.end(), g.grid.top() + y) -
-                 g.yEdges.begin() - 1;
-    }
-    QImage image(size, QImage::Format_RGB32);
-    for (int y = 0; y < size.height(); ++y) {
-      auto* line = reinterpret_cast<QRgb*>(image.scanLine(y));
-      for (int x = 0; x < size.width(); ++x) {
-        line[x] = m_scale.color(m_data.values(rowOf[y], columnOf[x])).rgb();
-      }
-    }
-    painter.drawImage(g.grid.topLeft(), image);
-  } else {
+  const bool vector =
+      painter.paintEngine() != nullptr && painter.paintEngine()->type() == QPaintEngine::SVG;
+  if (vector && rows * columns <= kMaxVectorCells) {
     // Each cell reaches one pixel into its right and lower neighbours, which are painted over
-    // it (the last row and column reach under the frame). Pixels are unchanged, while viewers
-    // that antialias shared edges (an SVG at any zoom) show no hairline seams.
+    // it (the last row and column reach under the frame), so that viewers that antialias shared
+    // edges (an SVG at any zoom) show no hairline seams.
     for (Eigen::Index r = 0; r < rows; ++r) {
       for (Eigen::Index c = 0; c < columns; ++c) {
         const int width = g.xEdges[c + 1] - g.xEdges[c];
@@ -276,6 +275,16 @@ void HeatmapView::paint(QPainter& painter, const QRect& bounds) const {
                          m_scale.color(m_data.values(r, c)));
       }
     }
+  } else {
+    // The cached cells spread to the grid's device pixels by our own edges rather than by Qt's
+    // nearest-neighbour scaling, whose 16.16 fixed-point step puts cell boundaries up to a few
+    // pixels away from cellRect() and cellAt() on large cells. An SVG viewer then shows the image
+    // at one image pixel per pixel, not smoothed.
+    const qreal ratio = vector ? 1.0 : painter.device()->devicePixelRatioF();
+    const QSize size(std::max(1, static_cast<int>(std::lround(g.grid.width() * ratio))),
+                     std::max(1, static_cast<int>(std::lround(g.grid.height() * ratio))));
+    painter.setRenderHint(QPainter::SmoothPixmapTransform, false);
+    painter.drawImage(QRectF(g.grid), gridImage(size));
   }
   paint::frameOutside(painter, g.grid, paint::axisColor());
 
@@ -298,6 +307,10 @@ void HeatmapView::paint(QPainter& painter, const QRect& bounds) const {
     }
     painter.setFont(g.labelFont);
   }
+
+  painter.save();
+  paintOverlay(painter, bounds);
+  painter.restore();
 
   // Labels.
   painter.setRenderHint(QPainter::Antialiasing, true);
@@ -366,6 +379,40 @@ void HeatmapView::paint(QPainter& painter, const QRect& bounds) const {
                      Qt::AlignLeft | Qt::AlignVCenter, label.text);
   }
   painter.restore();
+}
+
+void HeatmapView::paintOverlay(QPainter&, const QRect&) const {}
+
+std::pair<double, double> HeatmapView::labelWidths(const QFont& font) const {
+  if (m_labelWidths && m_labelWidthsFont == font) return *m_labelWidths;
+  const QFontMetricsF metrics(font);
+  double rowWidth = 0.0;
+  for (Eigen::Index r = 0; r < m_data.values.rows(); ++r) {
+    rowWidth = std::max(rowWidth, metrics.horizontalAdvance(rowLabel(static_cast<int>(r))));
+  }
+  double columnWidth = 0.0;
+  for (Eigen::Index c = 0; c < m_data.values.cols(); ++c) {
+    columnWidth =
+        std::max(columnWidth, metrics.horizontalAdvance(columnLabel(static_cast<int>(c))));
+  }
+  m_labelWidths = {rowWidth, columnWidth};
+  m_labelWidthsFont = font;
+  return *m_labelWidths;
+}
+
+const QImage& HeatmapView::gridImage(QSize size) const {
+  if (m_gridImage.size() == size && m_gridImageSource == m_cells.cacheKey()) return m_gridImage;
+  const std::vector<int> columnOf = cellOfPixel(size.width(), m_cells.width());
+  const std::vector<int> rowOf = cellOfPixel(size.height(), m_cells.height());
+  QImage image(size, QImage::Format_RGB32);
+  for (int y = 0; y < size.height(); ++y) {
+    const auto* cells = reinterpret_cast<const QRgb*>(m_cells.constScanLine(rowOf[y]));
+    auto* line = reinterpret_cast<QRgb*>(image.scanLine(y));
+    for (int x = 0; x < size.width(); ++x) line[x] = cells[columnOf[x]];
+  }
+  m_gridImage = std::move(image);
+  m_gridImageSource = m_cells.cacheKey();
+  return m_gridImage;
 }
 
 QRect HeatmapView::cellRect(int row, int column, const QRect& bounds) const {

@@ -1,12 +1,15 @@
 // A heatmap widget: cells coloured by a ColorScale, row and column labels (thinned where they
 // would overlap), axis titles, a title and a colour-bar legend. The screen, PNG and SVG all draw
-// through paint(), so the report and the GUI never draw a heatmap two ways.
+// through paint(), so the report and the GUI never draw a heatmap two ways. The cells' colours are
+// computed once per setData into an image, so that a 1024 x 1024 attention pattern repaints fast.
 #pragma once
 
+#include <QImage>
 #include <QRect>
 #include <QWidget>
 
 #include <optional>
+#include <utility>
 
 #include "viewers/color_scale.h"
 #include "viewers/heatmap_data.h"
@@ -38,6 +41,10 @@ class HeatmapView : public QWidget {
   /// The scale the current data is drawn with.
   const ColorScale& colorScale() const { return m_scale; }
 
+  /// The cells' colours, one pixel per cell (x the column, y the row), NaN grey. Built by setData
+  /// and only there: painting reuses it (a null image when there is no data).
+  const QImage& cellImage() const { return m_cells; }
+
   /// Draws the whole heatmap into `bounds`. paintEvent, renderToPng and renderToSvg all call it.
   void paint(QPainter& painter, const QRect& bounds) const;
 
@@ -55,7 +62,7 @@ class HeatmapView : public QWidget {
   QSize sizeHint() const override;
   QSize minimumSizeHint() const override;
 
- signals:
+ Q_SIGNALS:
   /// The user clicked a cell (left button).
   void cellClicked(int row, int column);
 
@@ -64,15 +71,33 @@ class HeatmapView : public QWidget {
   void paintEvent(QPaintEvent* event) override;
   void mousePressEvent(QMouseEvent* event) override;
 
+  /// Called by paint() after the cells, their frame and annotations, before the labels: for
+  /// marks on cells (a selection, masked heads) that the PNG and SVG must show too. Find cells
+  /// with cellRect(row, column, bounds). The painter's state is restored afterwards.
+  virtual void paintOverlay(QPainter& painter, const QRect& bounds) const;
+
  private:
   struct Geometry;
   Geometry geometryFor(const QRect& bounds) const;
+
+  // The widest row and column labels in `font`: measured once per data and font, since every
+  // hit test lays the heatmap out again and 1024 labels a side take milliseconds to measure.
+  std::pair<double, double> labelWidths(const QFont& font) const;
+
+  // m_cells spread over `size` device pixels, each pixel taking the cell whose edges (as in
+  // cellRect) hold it; rebuilt when the size or the data changes.
+  const QImage& gridImage(QSize size) const;
 
   QString rowLabel(int row) const;
   QString columnLabel(int column) const;
 
   HeatmapData m_data;
   ColorScale m_scale;
+  QImage m_cells;  // [rows, columns] as height x width
+  mutable QImage m_gridImage;
+  mutable qint64 m_gridImageSource = 0;  // m_cells.cacheKey() that m_gridImage was built from
+  mutable std::optional<std::pair<double, double>> m_labelWidths;  // row, column
+  mutable QFont m_labelWidthsFont;
 };
 
 }  // namespace cs::viewers

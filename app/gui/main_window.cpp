@@ -1,33 +1,30 @@
 #include "app/gui/main_window.h"
 
+#include <QCloseEvent>
 #include <QDateTime>
 #include <QDockWidget>
-#include <QFileDialog>
-#include <QFont>
-#include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
-#include <QMenuBar>
 #include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QRegularExpression>
 #include <QStatusBar>
 #include <QTimer>
 #include <QTreeWidget>
+#include <QUndoStack>
 #include <QVBoxLayout>
 
+#include "app/gui/intervention_stack.h"
 #include "app/gui/jobs_panel.h"
-#include "models/loaders/builtin_models.h"
+#include "app/gui/model_tree.h"
+#include "app/gui/prune_panel.h"
+#include "viewers/token_attribution_view.h"
 
 namespace cs::gui {
 
 namespace {
 
-constexpr int kLayerRole = Qt::UserRole;
-constexpr int kHeadRole = Qt::UserRole + 1;
 constexpr int kTopK = 5;
-
-QString headLabel(int layer, int head) { return QStringLiteral("head %1.%2").arg(layer).arg(head); }
 
 // Token ids from "1, 2, 3" or "1 2 3"; an error text instead when a piece is not an id.
 std::vector<std::int64_t> parseIds(const QString& text, QString& error) {
@@ -48,52 +45,58 @@ std::vector<std::int64_t> parseIds(const QString& text, QString& error) {
 
 }  // namespace
 
-MainWindow::MainWindow(const QString& model, QWidget* parent) : QMainWindow(parent) {
+MainWindow::MainWindow(const QString& model, QWidget* parent)
+    : QMainWindow(parent), m_interventions(new InterventionStack(this)) {
   setWindowTitle(QStringLiteral("circuitscope"));
   connect(&m_runner, &JobRunner::jobStarted, this, &MainWindow::onJobStarted);
   connect(&m_runner, &JobRunner::jobEnded, this, &MainWindow::onJobEnded);
+  connect(m_interventions, &InterventionStack::masksChanged, this, &MainWindow::onMasksChanged);
   buildPanels();
   buildMenus();
-  resize(1100, 720);
+  resize(1280, 800);
+  restoreSettings();
   if (!model.isEmpty()) openModel(model);
 }
 
 // Jobs hold their own reference to the session; the runner's destructor cancels and waits.
 MainWindow::~MainWindow() = default;
 
-void MainWindow::buildMenus() {
-  auto* file = menuBar()->addMenu(tr("&File"));
-  file->addAction(tr("Open model folder..."), this, [this]() {
-    const auto folder = QFileDialog::getExistingDirectory(this, tr("Open model folder"));
-    if (!folder.isEmpty()) openModel(folder);
-  });
-  auto* builtin = file->addMenu(tr("Open built-in model"));
-  for (const auto& name : models::builtinModelNames()) {
-    const auto source = QString::fromStdString(models::kBuiltinPrefix + name);
-    builtin->addAction(QString::fromStdString(name), this, [this, source]() { openModel(source); });
-  }
-  file->addSeparator();
-  file->addAction(tr("Quit"), this, &QWidget::close);
+const hooks::MaskSet& MainWindow::masks() const { return m_interventions->masks(); }
+
+std::optional<double> MainWindow::baselineAccuracy() const {
+  return m_full ? std::optional(m_full->accuracy) : std::nullopt;
+}
+
+std::optional<double> MainWindow::maskedAccuracy() const {
+  return m_masked ? std::optional(m_masked->accuracy) : std::nullopt;
 }
 
 void MainWindow::buildPanels() {
-  m_modelTree = new QTreeWidget;
-  m_modelTree->setObjectName(QStringLiteral("modelTree"));
-  m_modelTree->setColumnCount(2);
-  m_modelTree->setHeaderLabels({tr("Component"), tr("Shape")});
-  m_modelTree->header()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
-  connect(m_modelTree, &QTreeWidget::itemChanged, this, &MainWindow::onTreeItemChanged);
+  m_tree = new ModelTree(*m_interventions);
+  connect(m_tree, &ModelTree::headActivated, this, &MainWindow::showAttention);
+  connect(m_tree, &ModelTree::invalidInput, this, &MainWindow::showError);
   auto* modelDock = new QDockWidget(tr("Model"), this);
   modelDock->setObjectName(QStringLiteral("modelDock"));
-  modelDock->setWidget(m_modelTree);
+  modelDock->setWidget(m_tree);
   addDockWidget(Qt::LeftDockWidgetArea, modelDock);
 
   auto* central = new QWidget;
   auto* layout = new QVBoxLayout(central);
+  m_promptLabel = new QLabel(tr("Prompt"));
+  layout->addWidget(m_promptLabel);
+  m_promptEdit = new QLineEdit;
+  m_promptEdit->setObjectName(QStringLiteral("promptEdit"));
+  m_promptEdit->setPlaceholderText(tr("type text; its tokens become the input"));
+  layout->addWidget(m_promptEdit);
   layout->addWidget(new QLabel(tr("Input token ids")));
   m_idsEdit = new QLineEdit;
   m_idsEdit->setObjectName(QStringLiteral("idsEdit"));
   layout->addWidget(m_idsEdit);
+  // The input's tokens as chips, redrawn as the user types (no model runs for this).
+  m_chips = new viewers::TokenAttributionView;
+  m_chips->setObjectName(QStringLiteral("tokenChips"));
+  m_chips->setMinimumHeight(60);
+  layout->addWidget(m_chips);
   m_inputStatus = new QLabel;
   m_inputStatus->setObjectName(QStringLiteral("inputStatus"));
   layout->addWidget(m_inputStatus);
@@ -116,6 +119,23 @@ void MainWindow::buildPanels() {
   m_inputDelay->setInterval(200);
   connect(m_inputDelay, &QTimer::timeout, this, &MainWindow::refreshPredictions);
   connect(m_idsEdit, &QLineEdit::textEdited, m_inputDelay, qOverload<>(&QTimer::start));
+  connect(m_idsEdit, &QLineEdit::textChanged, this, &MainWindow::showChips);
+  connect(m_promptEdit, &QLineEdit::textEdited, this,
+          [this](const QString& text) { setPrompt(text); });
+
+  // Latency is measured once the user pauses: timing runs never delay the live metrics of the
+  // next change, and a burst of changes gives one point on the trade-off chart.
+  m_measureDelay = new QTimer(this);
+  m_measureDelay->setSingleShot(true);
+  m_measureDelay->setInterval(600);
+  connect(m_measureDelay, &QTimer::timeout, this, &MainWindow::measurePruning);
+
+  m_prune = new PrunePanel(*m_interventions);
+  connect(m_prune, &PrunePanel::measureRequested, this, &MainWindow::measurePruning);
+  auto* pruneDock = new QDockWidget(tr("Prune and patch"), this);
+  pruneDock->setObjectName(QStringLiteral("pruneDock"));
+  pruneDock->setWidget(m_prune);
+  addDockWidget(Qt::RightDockWidgetArea, pruneDock);
 
   auto* jobsDock = new QDockWidget(tr("Jobs"), this);
   jobsDock->setObjectName(QStringLiteral("jobsDock"));
@@ -133,90 +153,103 @@ void MainWindow::buildPanels() {
   jobsDock->raise();
 }
 
+QDockWidget* MainWindow::viewerDock(const QString& name, const QString& title, QWidget* widget) {
+  auto*& dock = m_viewerDocks[name];
+  if (!dock) {
+    dock = new QDockWidget(title, this);
+    dock->setObjectName(name);
+    addDockWidget(Qt::RightDockWidgetArea, dock);
+    tabifyDockWidget(findChild<QDockWidget*>(QStringLiteral("pruneDock")), dock);
+  }
+  if (widget) {
+    delete dock->widget();
+    dock->setWidget(widget);
+  }
+  dock->show();
+  dock->raise();
+  return dock;
+}
+
 void MainWindow::openModel(const QString& folderOrBuiltin) {
-  log(tr("loading %1").arg(folderOrBuiltin));
+  log(tr("loading %1 on %2").arg(folderOrBuiltin, m_device));
   m_runner.cancel(m_loadJob);
   const auto source = folderOrBuiltin.toStdString();
+  const auto device = m_device.toStdString();
   m_loadJob = m_runner.start<std::shared_ptr<ModelSession>>(
       tr("load %1").arg(folderOrBuiltin),
-      [source](Progress& progress) {
-        return std::shared_ptr<ModelSession>(ModelSession::open(source, progress));
+      [source, device](Progress& progress) {
+        return std::shared_ptr<ModelSession>(ModelSession::open(source, progress, device));
       },
-      [this](std::shared_ptr<ModelSession> session) {
+      [this, folderOrBuiltin](std::shared_ptr<ModelSession> session) {
         m_session = std::move(session);
-        m_masks.clear();
-        m_baseline.reset();
+        m_full.reset();
         m_masked.reset();
+        m_prune->clearResults();
+        rememberModel(folderOrBuiltin);
         showModel();
+        // Resetting signals masksChanged, which refreshes the metrics and the predictions.
+        m_interventions->reset();
         Q_EMIT modelLoaded();
-        refreshMetrics();
-        refreshPredictions();
       });
 }
 
 void MainWindow::showModel() {
   const auto& s = m_session->summary();
-  log(tr("loaded %1: %2, %3 blocks, width %4")
+  log(tr("loaded %1: %2, %3 blocks, width %4, on %5")
           .arg(QString::fromStdString(s.source), QString::fromStdString(s.family))
           .arg(s.blocks.size())
-          .arg(s.dModel));
-  m_fillingTree = true;
-  m_modelTree->clear();
-  auto addHooks = [](QTreeWidgetItem* parent, const std::vector<HookInfo>& hooks) {
-    auto* group = new QTreeWidgetItem(parent, {tr("hook points")});
-    for (const auto& h : hooks) {
-      new QTreeWidgetItem(group, {QString::fromStdString(h.name), QString::fromStdString(h.shape)});
-    }
-  };
-  for (const auto& b : s.blocks) {
-    auto* block = new QTreeWidgetItem(m_modelTree, {tr("block %1").arg(b.layer)});
-    auto* attention = new QTreeWidgetItem(
-        block, {b.heads > 0 ? tr("attention (%1 heads of %2)").arg(b.heads).arg(b.dHead)
-                            : tr("attention: skipped")});
-    for (int h = 0; h < b.heads; ++h) {
-      auto* head = new QTreeWidgetItem(attention, {headLabel(b.layer, h)});
-      head->setFlags(head->flags() | Qt::ItemIsUserCheckable);
-      head->setCheckState(0, Qt::Checked);
-      head->setToolTip(0, tr("uncheck to zero-ablate this head"));
-      head->setData(0, kLayerRole, b.layer);
-      head->setData(0, kHeadRole, h);
-    }
-    new QTreeWidgetItem(
-        block, {b.mlpWidth > 0 ? tr("MLP (%1 neurons)").arg(b.mlpWidth) : tr("MLP: none")});
-    addHooks(block, b.hooks);
-    block->setExpanded(true);
-    attention->setExpanded(true);
-  }
-  auto* model = new QTreeWidgetItem(m_modelTree, {tr("model")});
-  addHooks(model, s.modelHooks);
-  m_fillingTree = false;
-
+          .arg(s.dModel)
+          .arg(QString::fromStdString(m_session->device())));
+  m_tree->showModel(s);
   const auto& example = m_session->exampleInput();
   QStringList ids;
   for (const auto id : example) ids << QString::number(id);
   m_idsEdit->setText(ids.join(QStringLiteral(", ")));
+  m_idsEdit->setEnabled(m_session->isLanguageModel());
+  m_promptEdit->clear();
+  m_promptEdit->setVisible(m_session->hasTokenizer());
+  m_promptLabel->setVisible(m_session->hasTokenizer());
+  m_chips->setVisible(m_session->isLanguageModel());
+  showChips();
   setWindowTitle(QStringLiteral("circuitscope - %1").arg(QString::fromStdString(s.source)));
 }
 
-void MainWindow::onTreeItemChanged(QTreeWidgetItem* item, int column) {
-  if (m_fillingTree || column != 0 || !item->data(0, kHeadRole).isValid()) return;
-  const int layer = item->data(0, kLayerRole).toInt();
-  const int head = item->data(0, kHeadRole).toInt();
-  const bool masked = item->checkState(0) == Qt::Unchecked;
-  if (masked) {
-    m_masks.set({hooks::MaskComponent::Head, layer, head, hooks::AblationMode::Zero});
-  } else {
-    m_masks.remove(hooks::MaskComponent::Head, layer, head);
-  }
-  // Masked heads read as struck out and grey, so they stand out in a long tree.
-  QFont font = item->font(0);
-  font.setStrikeOut(masked);
-  item->setFont(0, font);
-  item->setForeground(0, masked ? palette().brush(QPalette::Disabled, QPalette::Text)
-                                : palette().brush(QPalette::Active, QPalette::Text));
-  log(tr("%1 %2").arg(headLabel(layer, head), masked ? tr("masked (zero)") : tr("restored")));
+void MainWindow::onMasksChanged() {
+  if (!m_session) return;
+  m_measureDelay->stop();
+  m_runner.cancel(m_measureJob);
+  markMaskedHeads();
+  log(tr("interventions: %1").arg(masks().empty() ? tr("none") : QString::number(masks().size())));
   refreshMetrics();
   refreshPredictions();
+}
+
+void MainWindow::setPrompt(const QString& text) {
+  if (!m_session || !m_session->hasTokenizer()) return;
+  if (m_promptEdit->text() != text) m_promptEdit->setText(text);
+  try {
+    QStringList ids;
+    for (const auto id : m_session->encode(text.toStdString())) ids << QString::number(id);
+    m_idsEdit->setText(ids.join(QStringLiteral(", ")));
+    m_inputDelay->start();
+  } catch (const std::exception& e) {
+    m_inputStatus->setText(QString::fromUtf8(e.what()));
+  }
+}
+
+void MainWindow::showChips() {
+  if (!m_session || !m_session->isLanguageModel()) return;
+  QString error;
+  const auto ids = currentIds(error);
+  viewers::TokenAttributionData data;
+  for (const auto id : ids) {
+    data.tokens.push_back(m_session->tokenLabel(id));
+    data.scores.push_back(0.0);
+  }
+  data.scoreName = "token";
+  data.min = -1.0;  // every chip white: these are tokens, not scores
+  data.max = 1.0;
+  m_chips->setData(std::move(data));
 }
 
 void MainWindow::setInputIds(const QString& text) {
@@ -225,10 +258,14 @@ void MainWindow::setInputIds(const QString& text) {
   refreshPredictions();
 }
 
+std::vector<std::int64_t> MainWindow::currentIds(QString& error) const {
+  return parseIds(m_idsEdit->text(), error);
+}
+
 void MainWindow::refreshPredictions() {
-  if (!m_session) return;
+  if (!m_session || !m_session->isLanguageModel()) return;
   QString error;
-  const auto ids = parseIds(m_idsEdit->text(), error);
+  const auto ids = currentIds(error);
   if (!error.isEmpty()) {
     m_inputStatus->setText(error);
     return;
@@ -238,15 +275,17 @@ void MainWindow::refreshPredictions() {
   auto session = m_session;
   m_predictJob = m_runner.start<std::vector<Prediction>>(
       tr("predict"),
-      [session, ids, masks = m_masks](Progress& progress) {
+      [session, ids, masks = masks()](Progress& progress) {
         return session->topPredictions(ids, masks, kTopK, progress);
       },
       [this](std::vector<Prediction> predictions) {
         m_predictions = std::move(predictions);
         m_predictionList->clear();
         for (const auto& p : m_predictions) {
-          new QTreeWidgetItem(m_predictionList,
-                              {QString::number(p.token), QString::number(p.probability, 'f', 4)});
+          auto* item = new QTreeWidgetItem(m_predictionList,
+                                           {QString::fromStdString(m_session->tokenLabel(p.token)),
+                                            QString::number(p.probability, 'f', 4)});
+          item->setToolTip(0, tr("token id %1").arg(p.token));
         }
         Q_EMIT predictionsUpdated();
       });
@@ -255,40 +294,132 @@ void MainWindow::refreshPredictions() {
 void MainWindow::refreshMetrics() {
   if (!m_session) return;
   if (!m_session->hasDataset()) {
-    m_metricsLabel->setText(tr("Metrics: this model has no evaluation set"));
+    m_metricsLabel->setText(
+        tr("Metrics: this model has no evaluation set (File > Open dataset to choose one)"));
     return;
   }
   struct Metrics {
-    double baseline = 0.0;
-    double masked = 0.0;
+    LiveMetrics full;
+    LiveMetrics masked;
   };
   m_runner.cancel(m_metricsJob);
   m_metricsLabel->setText(tr("Metrics: computing..."));
   auto session = m_session;
-  const auto known = m_baseline;
+  const auto known = m_full;
   m_metricsJob = m_runner.start<Metrics>(
       tr("metrics"),
-      [session, known, masks = m_masks](Progress& progress) {
+      [session, known, masks = masks()](Progress& progress) {
         Metrics m;
-        m.baseline = known ? *known : session->accuracy({}, progress);
-        m.masked = masks.empty() ? m.baseline : session->accuracy(masks, progress);
+        m.full = known ? *known : session->metrics({}, progress);
+        m.masked = masks.empty() ? m.full : session->metrics(masks, progress);
         return m;
       },
-      [this, masks = m_masks.size()](Metrics m) {
-        m_baseline = m.baseline;
+      [this, count = masks().size()](Metrics m) {
+        m_full = m.full;
         m_masked = m.masked;
+        m_prune->showMetrics(m.full, m.masked);
         m_metricsLabel->setText(
-            tr("Accuracy on %1 (first %2 rows): baseline %3, masked %4 (%5 components masked)")
+            tr("Accuracy on %1 (%2 rows): full %3, masked %4 (%5 interventions, %6 ms)")
                 .arg(QString::fromStdString(m_session->summary().dataset))
-                .arg(ModelSession::kEvalRows)
-                .arg(m.baseline, 0, 'f', 3)
-                .arg(m.masked, 0, 'f', 3)
-                .arg(masks));
-        log(tr("accuracy: baseline %1, masked %2")
-                .arg(m.baseline, 0, 'f', 3)
-                .arg(m.masked, 0, 'f', 3));
+                .arg(m.masked.rows)
+                .arg(m.full.accuracy, 0, 'f', 3)
+                .arg(m.masked.accuracy, 0, 'f', 3)
+                .arg(count)
+                .arg(m.masked.seconds * 1e3, 0, 'f', 0));
+        log(tr("accuracy: full %1, masked %2")
+                .arg(m.full.accuracy, 0, 'f', 3)
+                .arg(m.masked.accuracy, 0, 'f', 3));
         Q_EMIT metricsUpdated();
+        // Every settled change gets its latency too, so the trade-off chart follows the walk.
+        m_measureDelay->start();
       });
+}
+
+void MainWindow::measurePruning() {
+  if (!m_session || !m_session->hasDataset()) return;
+  m_runner.cancel(m_measureJob);
+  auto session = m_session;
+  m_measureJob = m_runner.start<PruningTable>(
+      tr("latency"),
+      [session, masks = masks()](Progress& progress) {
+        return session->comparePruning(masks, progress);
+      },
+      [this](PruningTable table) {
+        m_prune->showPruningTable(table);
+        Q_EMIT pruningMeasured();
+      });
+}
+
+void MainWindow::openDataset(const QString& spec) {
+  if (!m_session) return;
+  auto session = m_session;
+  const auto text = spec.toStdString();
+  // The dataset is swapped on the worker (jobs run one at a time), so no forward pass reads it
+  // while it changes.
+  m_runner.start<bool>(
+      tr("open dataset %1").arg(spec),
+      [session, text](Progress& progress) {
+        session->setDataset(text, progress);
+        return true;
+      },
+      [this, spec](bool) {
+        log(tr("evaluation set: %1").arg(QString::fromStdString(m_session->summary().dataset)));
+        m_full.reset();
+        m_masked.reset();
+        m_prune->clearResults();
+        refreshMetrics();
+        Q_EMIT datasetOpened();
+      });
+}
+
+void MainWindow::exportMask(const QString& path) {
+  if (!m_session) return;
+  auto session = m_session;
+  m_runner.start<bool>(
+      tr("export mask"),
+      [session, file = path.toStdString(), masks = masks()](Progress& progress) {
+        session->saveMask(file, masks, progress);
+        return true;
+      },
+      [this, path](bool) {
+        log(tr("mask written to %1").arg(path));
+        Q_EMIT maskExported(path);
+      });
+}
+
+void MainWindow::importMask(const QString& path) {
+  if (!m_session) return;
+  auto session = m_session;
+  m_runner.start<hooks::MaskSet>(
+      tr("import mask"),
+      [session, file = path.toStdString()](Progress& progress) {
+        return session->loadMask(file, progress);
+      },
+      [this, path](hooks::MaskSet imported) {
+        m_interventions->apply(imported, tr("import %1").arg(path));
+      });
+}
+
+void MainWindow::exportPruned(const QString& folder) {
+  if (!m_session) return;
+  auto session = m_session;
+  m_runner.start<bool>(
+      tr("export pruned model"),
+      [session, dir = folder.toStdString(), masks = masks()](Progress& progress) {
+        session->exportPruned(dir, masks, progress);
+        return true;
+      },
+      [this, folder](bool) {
+        log(tr("pruned model written to %1 (File > Open model folder opens it)").arg(folder));
+        Q_EMIT prunedExported(folder);
+      });
+}
+
+void MainWindow::setDevice(const QString& device) {
+  if (device == m_device) return;
+  m_device = device;
+  log(tr("device: %1").arg(device));
+  if (m_session) openModel(QString::fromStdString(m_session->summary().source));
 }
 
 void MainWindow::onJobStarted(int id, const QString& name) { m_jobNames[id] = name; }
@@ -296,6 +427,10 @@ void MainWindow::onJobStarted(int id, const QString& name) { m_jobNames[id] = na
 void MainWindow::onJobEnded(int id, JobState state, const QString& message) {
   const auto name = m_jobNames.take(id);
   if (state == JobState::Failed) {
+    if (m_demoRunning) {
+      stopDemo();
+      log(tr("the demo step stopped"));
+    }
     log(tr("%1 failed: %2").arg(name, message));
     showError(tr("%1 failed:\n%2").arg(name, message));
     if (id == m_loadJob) Q_EMIT modelLoadFailed(message);
@@ -321,6 +456,11 @@ void MainWindow::showError(const QString& message) {
   }
   m_errorBox->setText(message);
   m_errorBox->show();
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  saveSettings();
+  QMainWindow::closeEvent(event);
 }
 
 }  // namespace cs::gui

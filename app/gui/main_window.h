@@ -1,29 +1,44 @@
-// The main window: model tree with per-head masks, token input with the top next tokens,
-// accuracy metrics (baseline and masked), jobs and log. Every model call runs as a job; this
-// class only keeps state and shows results.
+// The main window: the model tree with its interventions, the token input with the top next
+// tokens, the prune-and-patch panel (interventions, full / masked / compacted metrics, the
+// accuracy-vs-latency chart), analyses shown in viewer docks, jobs and log. Every model call runs
+// as a job; this class keeps state and shows results. Settings (geometry, dock layout, recent
+// models, device) persist through QSettings.
 #pragma once
 
 #include <QHash>
 #include <QMainWindow>
 #include <QPointer>
+#include <QStringList>
 
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "app/gui/demo_preset.h"
 #include "app/gui/job_runner.h"
 #include "app/gui/model_session.h"
 #include "hooks/mask_set.h"
 
+class QDockWidget;
 class QLabel;
 class QLineEdit;
+class QMenu;
 class QMessageBox;
 class QPlainTextEdit;
 class QTimer;
 class QTreeWidget;
-class QTreeWidgetItem;
+
+namespace cs::viewers {
+class HeadGridView;
+class TokenAttributionView;
+}  // namespace cs::viewers
 
 namespace cs::gui {
+
+class DemoPanel;
+class InterventionStack;
+class ModelTree;
+class PrunePanel;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -39,52 +54,128 @@ class MainWindow : public QMainWindow {
   void openModel(const QString& folderOrBuiltin);
   /// Replaces the input (comma- or space-separated token ids) and recomputes the predictions.
   void setInputIds(const QString& text);
+  /// Replaces the input by a text prompt (models whose folder has a tokenizer): its tokens
+  /// become the ids.
+  void setPrompt(const QString& text);
+  /// Replaces the evaluation set (a dataset spec or a file); the old one stays on failure.
+  void openDataset(const QString& spec);
+  /// Mask files and the pruned checkpoint, on jobs; errors go to the log and an error box.
+  void exportMask(const QString& path);
+  void importMask(const QString& path);
+  void exportPruned(const QString& folder);
+  /// Times the full, masked and compacted model and adds a point to the trade-off chart.
+  void measurePruning();
+  /// Shows every head of `layer` for the current input, `head` selected.
+  void showAttention(int layer, int head);
+  /// The accuracy drop of each head, as a layers x heads grid: click a head for its attention,
+  /// Ctrl-click to mask or restore it.
+  void runHeadAblation();
+  /// Integrated gradients of the top prediction: tokens coloured by attribution (language
+  /// models) or a pixel overlay on the first test image (image models).
+  void runIntegratedGradients();
+  /// Per-layer importance bars and the drop curve; the residual-stream CKA heatmap.
+  void runLayerImportance();
+  void runResidualCka();
+  /// Opens an HDF5 activation store in the activations browser (also one still being
+  /// written: the browser refreshes every second). Errors go to an error box.
+  void openRecording(const QString& path);
+  /// Opens a teaching preset in the Demo panel and loads its model.
+  void openDemo(const DemoPreset& preset);
+  /// Carries out the actions of step `index` of the open preset, one after another.
+  void runDemoStep(int index);
+  /// CPU or CUDA ("cpu", "cuda"); reloads the model there.
+  void setDevice(const QString& device);
 
   JobRunner& jobs() { return m_runner; }
+  InterventionStack& interventions() { return *m_interventions; }
+  PrunePanel& prunePanel() { return *m_prune; }
   bool hasModel() const { return m_session != nullptr; }
-  const hooks::MaskSet& masks() const { return m_masks; }
-  std::optional<double> baselineAccuracy() const { return m_baseline; }
-  std::optional<double> maskedAccuracy() const { return m_masked; }
+  const hooks::MaskSet& masks() const;
+  std::optional<double> baselineAccuracy() const;
+  std::optional<double> maskedAccuracy() const;
   const std::vector<Prediction>& predictions() const { return m_predictions; }
+  const QString& device() const { return m_device; }
+  QStringList recentModels() const;
 
  Q_SIGNALS:
   void modelLoaded();
   void modelLoadFailed(const QString& message);
   void predictionsUpdated();
   void metricsUpdated();
+  void pruningMeasured();
+  void datasetOpened();
+  void maskExported(const QString& path);
+  void prunedExported(const QString& folder);
+  void attentionShown(int layer);
+  void headScoresShown();
+  void attributionShown();
+  void layerChartsShown();
+  void ckaShown();
+  void recordingOpened(const QString& path);
+  void demoStepFinished();
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
 
  private:
   void buildMenus();
+  void buildDemoMenu();
+  void continueDemo();
+  void stopDemo();
   void buildPanels();
+  void fillRecentMenu();
+  void restoreSettings();
+  void saveSettings() const;
+  void rememberModel(const QString& source);
   void showModel();
-  void onTreeItemChanged(QTreeWidgetItem* item, int column);
+  void onMasksChanged();
   void refreshPredictions();
   void refreshMetrics();
+  /// The input box's token ids; an error text instead when it does not parse.
+  std::vector<std::int64_t> currentIds(QString& error) const;
+  void markMaskedHeads();
+  void showChips();
+  QDockWidget* viewerDock(const QString& name, const QString& title, QWidget* widget);
   void onJobStarted(int id, const QString& name);
   void onJobEnded(int id, JobState state, const QString& message);
   void log(const QString& line);
   void showError(const QString& message);
+  QString askDataset();
 
   JobRunner m_runner;
   std::shared_ptr<ModelSession> m_session;
-  hooks::MaskSet m_masks;
-  std::optional<double> m_baseline;
-  std::optional<double> m_masked;
+  InterventionStack* m_interventions = nullptr;
+  std::optional<LiveMetrics> m_full;
+  std::optional<LiveMetrics> m_masked;
   std::vector<Prediction> m_predictions;
+  QString m_device = QStringLiteral("cpu");
   QHash<int, QString> m_jobNames;
   int m_loadJob = 0;
   int m_predictJob = 0;
   int m_metricsJob = 0;
-  bool m_fillingTree = false;
+  int m_measureJob = 0;
+  int m_viewJob = 0;
 
-  QTreeWidget* m_modelTree = nullptr;
+  ModelTree* m_tree = nullptr;
+  PrunePanel* m_prune = nullptr;
+  QLineEdit* m_promptEdit = nullptr;
+  QLabel* m_promptLabel = nullptr;
   QLineEdit* m_idsEdit = nullptr;
+  viewers::TokenAttributionView* m_chips = nullptr;
   QLabel* m_inputStatus = nullptr;
   QTreeWidget* m_predictionList = nullptr;
   QLabel* m_metricsLabel = nullptr;
   QPlainTextEdit* m_log = nullptr;
   QTimer* m_inputDelay = nullptr;
+  QTimer* m_measureDelay = nullptr;
+  QMenu* m_recentMenu = nullptr;
   QPointer<QMessageBox> m_errorBox;
+  QHash<QString, QDockWidget*> m_viewerDocks;
+  QPointer<viewers::HeadGridView> m_headGrid;
+  DemoPanel* m_demoPanel = nullptr;
+  std::vector<DemoAction> m_demoQueue;
+  QMetaObject::Connection m_demoWait;
+  bool m_demoRunning = false;
 };
 
 }  // namespace cs::gui

@@ -1,19 +1,24 @@
 // The GUI's model work, in terms of the libraries the command line uses.
 #include "app/gui/model_session.h"
 
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "analysis/ablation_means.h"
 #include "analysis/evaluation.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "data/dataset_spec.h"
 #include "data/json_document.h"
+#include "data/tokenizer.h"
 #include "models/loaders/builtin_models.h"
 #include "models/loaders/hf_loader.h"
 #include "models/mask_application.h"
+#include "models/mask_file.h"
 #include "models/transformer.h"
 
 namespace cs::gui {
@@ -75,32 +80,47 @@ ModelSummary summarize(const std::string& source, const models::Transformer& mod
   return s;
 }
 
-// The test set a built-in model names in its manifest.json; nothing for other folders.
-std::unique_ptr<data::Dataset> manifestDataset(const fs::path& folder) {
+// The test set a built-in model names in its manifest.json; "" for other folders.
+std::string manifestDatasetSpec(const fs::path& folder) {
   const auto manifest = folder / "manifest.json";
-  if (!fs::exists(manifest)) return nullptr;
+  if (!fs::exists(manifest)) return {};
   const auto json = data::readJsonFile(manifest.string(), 1 << 20);
   const auto it = json.find("test_dataset");
-  if (it == json.end() || !it->is_string()) return nullptr;
-  return data::openDataset(it->get<std::string>());
+  if (it == json.end() || !it->is_string()) return {};
+  return it->get<std::string>();
 }
 
 }  // namespace
 
+ModelSession::ModelSession() : m_means(std::make_unique<analysis::AblationMeansCache>()) {}
 ModelSession::~ModelSession() = default;
 
 std::unique_ptr<ModelSession> ModelSession::open(const std::string& folderOrBuiltin,
-                                                 Progress& progress) {
+                                                 Progress& progress, const std::string& device) {
   const auto folder = models::resolveModelFolder(folderOrBuiltin);
   std::unique_ptr<ModelSession> session(new ModelSession());
-  session->m_model = models::loadHfModel(folder, {}, progress);
+  models::LoadOptions load;
+  load.device = chooseDevice(device);
+  session->m_model = models::loadHfModel(folder, load, progress);
+  session->m_folder = folder.string();
+  session->m_device = load.device.str();
   progress.check();
   session->m_summary = summarize(folderOrBuiltin, *session->m_model);
-  if (session->m_model->config().input == models::InputKind::Tokens) {
-    session->m_dataset = manifestDataset(folder);
+  session->m_summary.tokenizer = "none (token ids only)";
+  if (session->isLanguageModel()) {
+    try {
+      session->m_tokenizer = data::loadTokenizer(folder);
+      session->m_summary.tokenizer = "from the model folder";
+    } catch (const IoError&) {
+      // No tokenizer files: ids still work, and are shown as numbers.
+    } catch (const Error& e) {
+      session->m_summary.tokenizer = std::string("none: ") + e.what();
+    }
   }
-  if (session->m_dataset) {
-    session->m_summary.dataset = session->m_dataset->describe();
+  if (const auto spec = manifestDatasetSpec(folder); !spec.empty()) {
+    session->setDataset(spec, progress);
+  }
+  if (session->m_dataset && session->isLanguageModel()) {
     // The first row cut at three quarters: for the induction set the model has seen the first
     // half and some of its repeat, so its next token is predictable.
     const auto row = session->m_dataset->batch(0, 1).tokens[0].contiguous();
@@ -113,11 +133,45 @@ std::unique_ptr<ModelSession> ModelSession::open(const std::string& folderOrBuil
   return session;
 }
 
-std::vector<Prediction> ModelSession::topPredictions(const std::vector<std::int64_t>& ids,
-                                                     const hooks::MaskSet& masks, int k,
-                                                     Progress& progress) {
+bool ModelSession::cudaAvailable() { return torch::cuda::is_available(); }
+
+bool ModelSession::isLanguageModel() const {
   const auto& c = m_model->config();
-  if (c.input != models::InputKind::Tokens || c.head != models::HeadKind::LanguageModel) {
+  return c.input == models::InputKind::Tokens && c.head == models::HeadKind::LanguageModel;
+}
+
+const data::Dataset& ModelSession::requireDataset() const {
+  if (!m_dataset) {
+    throw ConfigError("no evaluation set for " + m_summary.source +
+                      ": open one with File > Open dataset (e.g. induction:rows=256)");
+  }
+  return *m_dataset;
+}
+
+void ModelSession::setDataset(const std::string& spec, Progress& progress) {
+  progress.setStage("opening " + spec);
+  const auto& c = m_model->config();
+  const data::DatasetContext context{m_folder, c.nCtx, c.imageSize, c.classLabels};
+  auto dataset = data::openDataset(spec, context);
+  if (dataset->size() == 0) throw ConfigError("dataset '" + spec + "' has no rows");
+  m_dataset = std::move(dataset);
+  m_datasetSpec = spec;
+  m_summary.dataset = m_dataset->describe();
+  m_means->clear();
+}
+
+const models::ModelFingerprint& ModelSession::fingerprint(Progress& progress) {
+  if (!m_fingerprint) {
+    progress.setStage("fingerprinting the model");
+    m_fingerprint =
+        std::make_unique<models::ModelFingerprint>(models::fingerprintOfFolder(m_folder, progress));
+  }
+  return *m_fingerprint;
+}
+
+void ModelSession::checkIds(const std::vector<std::int64_t>& ids) const {
+  const auto& c = m_model->config();
+  if (!isLanguageModel()) {
     throw ConfigError(
         "this model does not predict tokens; next-token predictions need a "
         "language model");
@@ -133,9 +187,16 @@ std::vector<Prediction> ModelSession::topPredictions(const std::vector<std::int6
                         std::to_string(c.dVocab) + ")");
     }
   }
+}
+
+std::vector<Prediction> ModelSession::topPredictions(const std::vector<std::int64_t>& ids,
+                                                     const hooks::MaskSet& masks, int k,
+                                                     Progress& progress) {
+  checkIds(ids);
+  const auto* means = meansFor(masks, progress);
   progress.setStage("predicting");
   c10::InferenceMode guard;
-  models::AppliedMasks applied(*m_model, masks);
+  models::AppliedMasks applied(*m_model, masks, means);
   const auto tokens = torch::tensor(ids, torch::kLong).unsqueeze(0).to(m_model->device());
   const auto logits = m_model->forward({tokens, {}, {}, {}});  // [1, T, V]
   const auto probs = torch::softmax(logits[0][-1].to(torch::kDouble), 0).cpu();
@@ -151,12 +212,7 @@ std::vector<Prediction> ModelSession::topPredictions(const std::vector<std::int6
 }
 
 double ModelSession::accuracy(const hooks::MaskSet& masks, Progress& progress) {
-  if (!m_dataset) {
-    throw ConfigError("no evaluation set for " + m_summary.source +
-                      ": metrics need a built-in model with a manifest.json");
-  }
-  models::AppliedMasks applied(*m_model, masks);
-  return analysis::evaluate(*m_model, *m_dataset, {kEvalRows, kEvalRows}, progress).accuracy;
+  return metrics(masks, progress).accuracy;
 }
 
 }  // namespace cs::gui

@@ -4,20 +4,32 @@
 // runs a model: call it from a job (app/gui/job_runner.h), never from the GUI thread.
 #pragma once
 
+#include <Eigen/Core>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "analysis/results/cka_result.h"
+#include "analysis/results/layer_similarity_result.h"
 #include "core/progress.h"
 #include "hooks/mask_set.h"
 
 namespace cs::data {
 class Dataset;
-}
+class Tokenizer;
+}  // namespace cs::data
 namespace cs::models {
 class Transformer;
+struct ModelFingerprint;
+}  // namespace cs::models
+namespace cs::analysis {
+class AblationMeansCache;
+struct EvalOptions;
+}  // namespace cs::analysis
+namespace cs::hooks {
+struct AblationMeans;
 }
 
 namespace cs::gui {
@@ -44,6 +56,7 @@ struct ModelSummary {
   std::vector<BlockInfo> blocks;
   std::vector<HookInfo> modelHooks;  ///< embeddings, final norm, logits
   std::string dataset;               ///< the evaluation set's description; empty without one
+  std::string tokenizer;             ///< "none", or why there is none, or what was loaded
 };
 
 struct Prediction {
@@ -51,19 +64,87 @@ struct Prediction {
   double probability = 0.0;
 };
 
+/// What the live panel shows after each change: the evaluation set's metrics.
+struct LiveMetrics {
+  double accuracy = 0.0;
+  double loss = 0.0;  ///< mean cross-entropy, nats
+  bool hasLogitDiff = false;
+  double logitDiff = 0.0;  ///< mean logit[answer] - logit[foil] when the set has foils
+  std::int64_t rows = 0;
+  double seconds = 0.0;  ///< wall time of the evaluation
+};
+
+/// One row of the full / masked / compacted comparison.
+struct VariantRow {
+  std::string name;  ///< "full", "masked" or "compacted"
+  bool present = true;
+  std::string absentReason;
+  LiveMetrics metrics;
+  double latencyMs = 0.0;  ///< median over the timed runs, per batch
+  std::int64_t peakBytes = 0;
+  std::string peakKind;  ///< "rss", "rss_sampled", "cuda_allocated" or "unavailable"
+  std::int64_t parameters = 0;
+};
+
+struct PruningTable {
+  std::vector<VariantRow> rows;  ///< full, masked, compacted
+  std::int64_t latencyBatch = 0;
+  double compactedVsMaskedMaxDiff = 0.0;
+};
+
+/// Attention patterns of one layer for one input, for the attention viewer.
+struct LayerAttention {
+  int layer = 0;
+  std::vector<std::string> tokens;     ///< one label per position
+  std::vector<Eigen::MatrixXd> heads;  ///< [query, key] per head
+};
+
+/// Integrated gradients of the top prediction for the current input: a score per token
+/// (language models) or per pixel of the evaluation set's first image (image models).
+struct InputAttribution {
+  std::string title;  ///< what F is, and the completeness error
+  std::vector<std::string> tokens;
+  std::vector<double> tokenScores;
+  int imageWidth = 0;
+  int imageHeight = 0;
+  std::vector<std::uint8_t> rgb;  ///< the image scaled to 0..255 for display, row-major RGB
+  Eigen::MatrixXd pixelScores;    ///< [height, width]
+};
+
+/// A score per head (layers x max heads; NaN where a layer has fewer heads) for the head grid.
+struct HeadScores {
+  std::string title;
+  std::string metric;  ///< what a cell holds, e.g. "accuracy drop"
+  Eigen::MatrixXd values;
+};
+
 class ModelSession {
  public:
   /// Loads a model folder or builtin:NAME with the loader the command line uses. A built-in
   /// model with a manifest also gets its test set (the first kEvalRows rows) for metrics.
-  static std::unique_ptr<ModelSession> open(const std::string& folderOrBuiltin, Progress& progress);
+  static std::unique_ptr<ModelSession> open(const std::string& folderOrBuiltin, Progress& progress,
+                                            const std::string& device = "cpu");
   ~ModelSession();
   ModelSession(const ModelSession&) = delete;
   ModelSession& operator=(const ModelSession&) = delete;
 
-  static constexpr std::int64_t kEvalRows = 64;
+  /// Whether this build's libtorch sees a CUDA device (the device menu asks before offering it).
+  static bool cudaAvailable();
+
+  /// Rows of the evaluation set the live metrics use (the whole set when it is smaller).
+  static constexpr std::int64_t kEvalRows = 512;
 
   const ModelSummary& summary() const { return m_summary; }
+  const std::string& device() const { return m_device; }
   bool hasDataset() const { return m_dataset != nullptr; }
+  bool isLanguageModel() const;
+  /// How a token id reads: its text from the model's tokenizer, else the number.
+  std::string tokenLabel(std::int64_t id) const;
+  /// Whether the model folder has a tokenizer (prompts can then be typed as text).
+  bool hasTokenizer() const { return m_tokenizer != nullptr; }
+  /// The prompt's token ids (with the tokenizer's prefix token where it adds one). ConfigError
+  /// without a tokenizer, FormatError for text that is not UTF-8. Cheap: no model runs.
+  std::vector<std::int64_t> encode(const std::string& text) const;
   /// A token sequence worth showing first (part of the first evaluation row), or a short
   /// default when there is no dataset.
   const std::vector<std::int64_t>& exampleInput() const { return m_example; }
@@ -76,13 +157,70 @@ class ModelSession {
   /// when the model has no evaluation set.
   double accuracy(const hooks::MaskSet& masks, Progress& progress);
 
+  /// Accuracy, loss and logit difference on the evaluation set (its first kEvalRows rows) with
+  /// `masks` applied; mean ablations use means over the same rows, computed once and kept.
+  LiveMetrics metrics(const hooks::MaskSet& masks, Progress& progress);
+
+  /// Full, masked and compacted model side by side, each timed on a batch of `latencyBatch`
+  /// rows. The compacted row is absent (with the reason) when the mask is not all zero
+  /// ablations.
+  PruningTable comparePruning(const hooks::MaskSet& masks, Progress& progress,
+                              std::int64_t latencyBatch = 8);
+
+  /// Replaces the evaluation set by the one `spec` names (a generator such as
+  /// "induction:rows=256", a shipped set, a .jsonl prompt file, a text corpus or an image
+  /// folder). ConfigError or IoError for a spec that does not open; the old set stays then.
+  void setDataset(const std::string& spec, Progress& progress);
+
+  /// Mask files: written with this model's fingerprint, and checked against it when read
+  /// (ConfigError naming what differs for a mask made for another model).
+  void saveMask(const std::string& path, const hooks::MaskSet& masks, Progress& progress);
+  hooks::MaskSet loadMask(const std::string& path, Progress& progress);
+  /// Writes the compacted model (the masked heads and neurons removed) as a checkpoint folder
+  /// that the loader opens. ConfigError when the mask holds more than zero ablations.
+  void exportPruned(const std::string& folder, const hooks::MaskSet& masks, Progress& progress);
+
+  /// Every head's attention pattern at `layer` for `ids` (language models) or for row
+  /// `row` of the evaluation set (image models), masks applied.
+  LayerAttention attention(const std::vector<std::int64_t>& ids, int layer,
+                           const hooks::MaskSet& masks, Progress& progress);
+  /// Integrated gradients (Gauss-Legendre, 31 intervals, the default baseline) of the top
+  /// prediction for `ids` (language models) or the evaluation set's first image, masks applied.
+  InputAttribution integratedGradients(const std::vector<std::int64_t>& ids,
+                                       const hooks::MaskSet& masks, Progress& progress);
+  /// Layer importance (1 - input/output cosine similarity of every block, attention and MLP
+  /// sublayer) on 256 evaluation rows, and the drop curve: accuracy with the least important
+  /// attention sublayers skipped one after another (up to 8). Of the model without
+  /// interventions.
+  analysis::LayerSimilarityResult layerImportance(Progress& progress);
+  /// Linear CKA between every pair of residual-stream points h_0..h_L over 256 evaluation rows
+  /// (the last position of language models, the class token of image models).
+  analysis::CkaResult residualCka(Progress& progress);
+  /// The accuracy drop on the evaluation set when each head alone is zero-ablated on top of
+  /// `masks`.
+  HeadScores headAblation(const hooks::MaskSet& masks, Progress& progress);
+
  private:
-  ModelSession() = default;
+  ModelSession();
+
+  const models::ModelFingerprint& fingerprint(Progress& progress);
+  const data::Dataset& requireDataset() const;
+  analysis::EvalOptions evalOptions() const;
+  /// Means over the evaluation slice when `masks` has mean ablations, else null.
+  const hooks::AblationMeans* meansFor(const hooks::MaskSet& masks, Progress& progress);
+  /// ConfigError for ids this language model cannot take (out of the vocabulary, too many).
+  void checkIds(const std::vector<std::int64_t>& ids) const;
 
   std::unique_ptr<models::Transformer> m_model;
+  std::unique_ptr<data::Tokenizer> m_tokenizer;
   std::unique_ptr<data::Dataset> m_dataset;
+  std::string m_datasetSpec;
+  std::string m_folder;  ///< the resolved model folder
+  std::string m_device;
   ModelSummary m_summary;
   std::vector<std::int64_t> m_example;
+  std::unique_ptr<analysis::AblationMeansCache> m_means;
+  std::unique_ptr<models::ModelFingerprint> m_fingerprint;
 };
 
 }  // namespace cs::gui

@@ -48,8 +48,10 @@ TEST_F(ActivationPatching, WholeResidPreAtLayerZeroRecoversTheSourceRun) {
     ASSERT_GT(std::abs(r.cleanMetric - r.corruptedMetric), 1e-4) << "inputs do not differ";
     const double source =
         direction == PatchDirection::Denoising ? r.cleanMetric : r.corruptedMetric;
-    EXPECT_EQ(r.locations[0].metric, source) << r.direction;
-    EXPECT_DOUBLE_EQ(r.locations[0].score, 1.0) << r.direction;
+    // Equal up to float32 rounding: the patched run is batched differently from the source run,
+    // and a BLAS may block a GEMM differently for another batch size (MKL does; OpenBLAS not).
+    EXPECT_NEAR(r.locations[0].metric, source, 1e-4) << r.direction;
+    EXPECT_NEAR(r.locations[0].score, 1.0, 1e-4) << r.direction;
   }
 }
 

@@ -247,7 +247,9 @@ TEST(ResidualDecomposition, RemovingAZeroPathChangesNothing) {
   for (int64_t s = 0; s < 3; ++s) {
     for (int p : {1, 4}) {
       EXPECT_EQ(r.dla(s, p), 0.0) << r.paths[p].name;
-      EXPECT_EQ(r.leaveOneOut(s, p), r.lens(s, r.lens.cols() - 1)) << r.paths[p].name;
+      // Up to float64 rounding: the views are read out in one batch, and a BLAS may block a
+      // GEMM differently per row count and CPU.
+      EXPECT_NEAR(r.leaveOneOut(s, p), r.lens(s, r.lens.cols() - 1), 1e-12) << r.paths[p].name;
       EXPECT_EQ(r.leaveOneOutTop(s, p), r.answers[s]) << r.paths[p].name;
     }
     EXPECT_EQ(r.headDla[s](0, 0), 0.0);

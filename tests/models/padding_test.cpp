@@ -1,8 +1,14 @@
 // Padding: a padded batch gives the same logits at the valid positions as each row run alone,
-// for left and right padding, with learned (GPT-2) and rotary (Llama) positions.
+// for left and right padding, with learned (GPT-2) and rotary (Llama) positions. Hidden keys
+// hold float32's lowest finite value, or the dtype's own where that does not fit (bfloat16,
+// float16: filling them with float32's overflowed).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <limits>
+
+#include "hooks/activation_cache.h"
+#include "models/cache_run.h"
 #include "models/loaders/hf_loader.h"
 #include "support/test_support.h"
 
@@ -39,6 +45,25 @@ TEST_P(Padding, PaddedBatchMatchesUnpaddedRows) {
     EXPECT_FALSE(logits.isnan().any().item<bool>());
     EXPECT_LE(test::maxAbsDiff(logits[0], longAlone), 1e-5);
     EXPECT_LE(test::maxAbsDiff(logits[1].narrow(0, start, 3), shortAlone), 1e-5);
+  }
+}
+
+TEST_P(Padding, HiddenKeysHoldALowestScoreTheDtypeCanHold) {
+  c10::InferenceMode guard;
+  for (const auto dtype : {at::kDouble, at::kBFloat16}) {
+    SCOPED_TRACE(c10::toString(dtype));
+    auto model = loadHfModel(test::dataPath("hf/" + GetParam()), {dtype, c10::Device(c10::kCPU)});
+    ModelInput input;
+    input.tokens = torch::tensor({{11, 22, 33, 44}}, torch::kLong);
+    hooks::ActivationCache cache;
+    runWithCache(*model, input, {"blocks.0.attn.hook_attn_scores"}, cache);
+    const auto scores = cache.at("blocks.0.attn.hook_attn_scores").to(at::kDouble);  // [B,H,Q,K]
+    const double lowest = dtype == at::kDouble
+                              ? static_cast<double>(std::numeric_limits<float>::lowest())
+                              : static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest());
+    // Key 3 is in the future of query 0; key 0 is visible to every query.
+    EXPECT_EQ(scores[0][0][0][3].item<double>(), lowest);
+    EXPECT_GT(scores[0][0][3][0].item<double>(), lowest);
   }
 }
 

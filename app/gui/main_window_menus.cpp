@@ -1,0 +1,162 @@
+// The main window's menus and the settings that persist between sessions.
+#include <QActionGroup>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QInputDialog>
+#include <QMenuBar>
+#include <QSettings>
+#include <QUndoStack>
+
+#include "app/gui/intervention_stack.h"
+#include "app/gui/main_window.h"
+#include "models/loaders/builtin_models.h"
+
+namespace cs::gui {
+
+namespace {
+
+constexpr int kRecentModels = 8;
+const auto kRecentKey = QStringLiteral("recentModels");
+const auto kDeviceKey = QStringLiteral("device");
+const auto kGeometryKey = QStringLiteral("window/geometry");
+const auto kStateKey = QStringLiteral("window/state");
+
+}  // namespace
+
+void MainWindow::buildMenus() {
+  auto* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(tr("Open model folder..."), this, [this]() {
+    const auto folder = QFileDialog::getExistingDirectory(this, tr("Open model folder"));
+    if (!folder.isEmpty()) openModel(folder);
+  });
+  auto* builtin = file->addMenu(tr("Open built-in model"));
+  for (const auto& name : models::builtinModelNames()) {
+    const auto source = QString::fromStdString(models::kBuiltinPrefix + name);
+    builtin->addAction(QString::fromStdString(name), this, [this, source]() { openModel(source); });
+  }
+  m_recentMenu = file->addMenu(tr("Recent models"));
+  m_recentMenu->setObjectName(QStringLiteral("recentMenu"));
+  fillRecentMenu();
+  file->addAction(tr("Open dataset..."), this, [this]() {
+    const auto spec = askDataset();
+    if (!spec.isEmpty()) openDataset(spec);
+  });
+  file->addAction(tr("Open recording..."), this, [this]() {
+    const auto path = QFileDialog::getOpenFileName(this, tr("Open recording"), QString(),
+                                                   tr("Activation stores (*.h5 *.hdf5)"));
+    if (!path.isEmpty()) openRecording(path);
+  });
+  file->addSeparator();
+  file->addAction(tr("Export mask..."), this, [this]() {
+    const auto path =
+        QFileDialog::getSaveFileName(this, tr("Export mask"), QString(), tr("Mask files (*.json)"));
+    if (!path.isEmpty()) exportMask(path);
+  });
+  file->addAction(tr("Import mask..."), this, [this]() {
+    const auto path =
+        QFileDialog::getOpenFileName(this, tr("Import mask"), QString(), tr("Mask files (*.json)"));
+    if (!path.isEmpty()) importMask(path);
+  });
+  file->addAction(tr("Export pruned model..."), this, [this]() {
+    const auto folder = QFileDialog::getExistingDirectory(this, tr("Folder for the pruned model"));
+    if (!folder.isEmpty()) exportPruned(folder);
+  });
+  file->addSeparator();
+  file->addAction(tr("Quit"), this, &QWidget::close);
+
+  auto* edit = menuBar()->addMenu(tr("&Edit"));
+  auto* undo = m_interventions->undoStack()->createUndoAction(this, tr("Undo"));
+  undo->setShortcut(QKeySequence::Undo);
+  auto* redo = m_interventions->undoStack()->createRedoAction(this, tr("Redo"));
+  redo->setShortcut(QKeySequence::Redo);
+  edit->addAction(undo);
+  edit->addAction(redo);
+  edit->addAction(tr("Restore everything"), this, [this]() { m_interventions->clear(); });
+
+  auto* device = menuBar()->addMenu(tr("&Device"));
+  auto* devices = new QActionGroup(this);
+  for (const auto& [name, label] : {std::pair{QStringLiteral("cpu"), tr("CPU")},
+                                    std::pair{QStringLiteral("cuda"), tr("CUDA GPU")}}) {
+    auto* action = device->addAction(label, this, [this, name]() { setDevice(name); });
+    action->setCheckable(true);
+    action->setChecked(name == m_device);
+    action->setObjectName(QStringLiteral("device_") + name);
+    if (name == QStringLiteral("cuda") && !ModelSession::cudaAvailable()) {
+      action->setEnabled(false);
+      action->setToolTip(tr("this build's libtorch sees no CUDA device"));
+    }
+    devices->addAction(action);
+  }
+
+  auto* analyses = menuBar()->addMenu(tr("&Analyses"));
+  analyses->addAction(tr("Attention patterns..."), this, [this]() {
+    if (!m_session) return;
+    bool ok = false;
+    const int layers = static_cast<int>(m_session->summary().blocks.size());
+    const int layer = QInputDialog::getInt(this, tr("Attention patterns"), tr("Block:"), 0, 0,
+                                           layers - 1, 1, &ok);
+    if (ok) showAttention(layer, 0);
+  });
+  analyses->addAction(tr("Head ablation sweep"), this, &MainWindow::runHeadAblation);
+  analyses->addAction(tr("Integrated gradients"), this, &MainWindow::runIntegratedGradients);
+  analyses->addAction(tr("Layer importance and drop curve"), this, &MainWindow::runLayerImportance);
+  analyses->addAction(tr("Residual-stream CKA"), this, &MainWindow::runResidualCka);
+
+  buildDemoMenu();
+
+  auto* view = menuBar()->addMenu(tr("&View"));
+  for (auto* dock : findChildren<QDockWidget*>()) view->addAction(dock->toggleViewAction());
+}
+
+QString MainWindow::askDataset() {
+  bool ok = false;
+  const auto spec = QInputDialog::getText(
+      this, tr("Open dataset"),
+      tr("A dataset spec or file:\n"
+         "  induction:rows=256,half=16,vocab=64,seed=1   modadd:p=113,rows=512\n"
+         "  digits-test   prompts.jsonl   corpus.txt   an image folder"),
+      QLineEdit::Normal, QString(), &ok);
+  return ok ? spec.trimmed() : QString();
+}
+
+QStringList MainWindow::recentModels() const {
+  return QSettings().value(kRecentKey).toStringList();
+}
+
+void MainWindow::rememberModel(const QString& source) {
+  auto recent = recentModels();
+  recent.removeAll(source);
+  recent.prepend(source);
+  while (recent.size() > kRecentModels) recent.removeLast();
+  QSettings().setValue(kRecentKey, recent);
+  fillRecentMenu();
+}
+
+void MainWindow::fillRecentMenu() {
+  if (!m_recentMenu) return;
+  m_recentMenu->clear();
+  for (const auto& source : recentModels()) {
+    m_recentMenu->addAction(source, this, [this, source]() { openModel(source); });
+  }
+  m_recentMenu->setEnabled(!m_recentMenu->isEmpty());
+}
+
+void MainWindow::restoreSettings() {
+  const QSettings settings;
+  restoreGeometry(settings.value(kGeometryKey).toByteArray());
+  restoreState(settings.value(kStateKey).toByteArray());
+  const auto device = settings.value(kDeviceKey, QStringLiteral("cpu")).toString();
+  // A saved CUDA choice on a machine without CUDA falls back to the CPU (and says so on load).
+  m_device = device == QStringLiteral("cuda") && ModelSession::cudaAvailable()
+                 ? device
+                 : QStringLiteral("cpu");
+}
+
+void MainWindow::saveSettings() const {
+  QSettings settings;
+  settings.setValue(kGeometryKey, saveGeometry());
+  settings.setValue(kStateKey, saveState());
+  settings.setValue(kDeviceKey, m_device);
+}
+
+}  // namespace cs::gui

@@ -1,0 +1,183 @@
+// What the viewers show, computed for the window: one layer's attention patterns and a score per
+// head. Results are plain std and Eigen data (app/gui/model_session.h).
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+
+#include "analysis/cka.h"
+#include "analysis/head_ablation.h"
+#include "analysis/integrated_gradients.h"
+#include "analysis/layer_similarity.h"
+#include "app/gui/model_session.h"
+#include "core/error.h"
+#include "data/dataset.h"
+#include "data/tokenizer.h"
+#include "hooks/activation_cache.h"
+#include "models/cache_run.h"
+#include "models/mask_application.h"
+#include "models/transformer.h"
+
+namespace cs::gui {
+
+namespace {
+
+using hooks::HookKind;
+
+Eigen::MatrixXd toMatrix(const at::Tensor& t) {  // [rows, columns] -> Eigen, via float64 on CPU
+  const auto c = t.to(at::kDouble).cpu().contiguous();
+  Eigen::MatrixXd m(c.size(0), c.size(1));
+  const auto* p = c.data_ptr<double>();
+  for (Eigen::Index r = 0; r < m.rows(); ++r) {
+    for (Eigen::Index k = 0; k < m.cols(); ++k) m(r, k) = p[r * m.cols() + k];
+  }
+  return m;
+}
+
+}  // namespace
+
+std::string ModelSession::tokenLabel(std::int64_t id) const {
+  if (m_tokenizer) {
+    try {
+      return m_tokenizer->displayToken(id);
+    } catch (const std::exception&) {
+      // An id the tokenizer has no text for still gets a label: its number.
+    }
+  }
+  return std::to_string(id);
+}
+
+std::vector<std::int64_t> ModelSession::encode(const std::string& text) const {
+  if (!m_tokenizer) {
+    throw ConfigError("this model folder has no tokenizer; type token ids instead");
+  }
+  data::requireValidUtf8(text);
+  auto ids = m_tokenizer->encode(text);
+  if (const auto prefix = m_tokenizer->prefixTokenId()) ids.insert(ids.begin(), *prefix);
+  return ids;
+}
+
+LayerAttention ModelSession::attention(const std::vector<std::int64_t>& ids, int layer,
+                                       const hooks::MaskSet& masks, Progress& progress) {
+  const auto& c = m_model->config();
+  if (layer < 0 || layer >= c.nLayers) {
+    throw ConfigError("layer " + std::to_string(layer) + " is outside 0.." +
+                      std::to_string(c.nLayers - 1));
+  }
+  if (c.skipsAttention(layer)) {
+    throw ConfigError("block " + std::to_string(layer) + " has no attention (it is skipped)");
+  }
+  LayerAttention out;
+  out.layer = layer;
+  models::ModelInput input;
+  if (c.input == models::InputKind::Patches) {
+    // Image models: the first image of the evaluation set, labelled by patch.
+    input.pixels = requireDataset().batch(0, 1).pixels;
+    out.tokens.push_back("CLS");
+    for (int p = 0; p < c.nPatches(); ++p) out.tokens.push_back("p" + std::to_string(p));
+  } else {
+    checkIds(ids);
+    input.tokens = torch::tensor(ids, torch::kLong).unsqueeze(0);
+    for (const auto id : ids) out.tokens.push_back(tokenLabel(id));
+  }
+  const auto* means = meansFor(masks, progress);
+  progress.setStage("attention of block " + std::to_string(layer));
+  c10::InferenceMode guard;
+  models::AppliedMasks applied(*m_model, masks, means);
+  hooks::ActivationCache cache;
+  models::runWithCache(*m_model, input, {hooks::hookName(HookKind::Pattern, layer)}, cache);
+  const auto pattern = cache.at(HookKind::Pattern, layer)[0];  // [H, Q, K]
+  for (int64_t h = 0; h < pattern.size(0); ++h) out.heads.push_back(toMatrix(pattern[h]));
+  if (out.tokens.size() != static_cast<std::size_t>(pattern.size(1))) {
+    // A model that prepends positions of its own (a class token without patches): number them.
+    out.tokens.clear();
+    for (int64_t p = 0; p < pattern.size(1); ++p) out.tokens.push_back(std::to_string(p));
+  }
+  progress.setFraction(1.0);
+  return out;
+}
+
+InputAttribution ModelSession::integratedGradients(const std::vector<std::int64_t>& ids,
+                                                   const hooks::MaskSet& masks,
+                                                   Progress& progress) {
+  const auto& c = m_model->config();
+  models::ModelInput input;
+  InputAttribution out;
+  if (c.input == models::InputKind::Patches) {
+    input.pixels = requireDataset().batch(0, 1).pixels;
+  } else {
+    checkIds(ids);
+    input.tokens = torch::tensor(ids, torch::kLong).unsqueeze(0);
+    for (const auto id : ids) out.tokens.push_back(tokenLabel(id));
+  }
+  const auto* means = meansFor(masks, progress);
+  models::AppliedMasks applied(*m_model, masks, means);
+  const auto r = analysis::analyseIntegratedGradients(*m_model, input, {}, progress);
+  out.title = "integrated gradients of " + r.target + " (" + r.baseline + " baseline; " +
+              "completeness error " + std::to_string(r.relativeError * 100.0) + "%)";
+  if (c.input == models::InputKind::Patches) {
+    out.pixelScores = r.perPixel;
+    // The normalised pixels back to 0..255 for display: min-max over the image.
+    const auto image = input.pixels[0].to(at::kDouble).cpu();  // [C, H, W]
+    const auto lo = image.min().item<double>(), hi = image.max().item<double>();
+    const auto scaled = ((image - lo) / std::max(hi - lo, 1e-12) * 255.0).round().to(at::kByte);
+    const auto rgb = (scaled.size(0) == 1 ? scaled.expand({3, -1, -1}) : scaled.narrow(0, 0, 3))
+                         .permute({1, 2, 0})
+                         .contiguous();
+    out.imageHeight = static_cast<int>(rgb.size(0));
+    out.imageWidth = static_cast<int>(rgb.size(1));
+    const auto* p = rgb.data_ptr<std::uint8_t>();
+    out.rgb.assign(p, p + rgb.numel());
+  } else {
+    out.tokenScores.assign(r.perToken.data(), r.perToken.data() + r.perToken.size());
+  }
+  return out;
+}
+
+analysis::LayerSimilarityResult ModelSession::layerImportance(Progress& progress) {
+  const auto& dataset = requireDataset();
+  analysis::LayerSimilarityOptions options;
+  options.batchSize = evalOptions().batchSize;
+  options.limit = 256;
+  options.dropN = std::min(8, m_model->config().nLayers);
+  options.curve = true;
+  options.eval = evalOptions();
+  return analysis::analyseLayerSimilarity(*m_model, dataset, options, progress);
+}
+
+analysis::CkaResult ModelSession::residualCka(Progress& progress) {
+  const auto& dataset = requireDataset();
+  analysis::CkaOptions options;
+  options.position = m_model->config().input == models::InputKind::Patches
+                         ? analysis::CkaPosition::Cls
+                         : analysis::CkaPosition::Last;
+  options.batchSize = evalOptions().batchSize;
+  options.limit = 256;
+  return analysis::analyseCka(*m_model, dataset, options, progress);
+}
+
+HeadScores ModelSession::headAblation(const hooks::MaskSet& masks, Progress& progress) {
+  const auto& dataset = requireDataset();
+  const auto* means = meansFor(masks, progress);
+  analysis::HeadAblationOptions options;
+  options.eval = evalOptions();
+  // Each head is ablated on top of what is masked already: the scores answer "what else
+  // matters now".
+  models::AppliedMasks applied(*m_model, masks, means);
+  const auto r = analysis::ablateEachHead(*m_model, dataset, options, nullptr, progress);
+  HeadScores scores;
+  scores.title = "accuracy drop when one more head is zero-ablated";
+  scores.metric = "accuracy drop";
+  scores.values = Eigen::MatrixXd::Constant(r.accuracy.rows(), r.accuracy.cols(),
+                                            std::numeric_limits<double>::quiet_NaN());
+  for (Eigen::Index l = 0; l < r.accuracy.rows(); ++l) {
+    for (Eigen::Index h = 0; h < r.accuracy.cols(); ++h) {
+      if (std::isfinite(r.accuracy(l, h))) {
+        scores.values(l, h) = r.baseline.accuracy - r.accuracy(l, h);
+      }
+    }
+  }
+  return scores;
+}
+
+}  // namespace cs::gui
