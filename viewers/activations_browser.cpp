@@ -29,15 +29,6 @@ int spinValue(std::int64_t value) {
 
 QString valueText(double value) { return QString::fromStdString(formatValue(value)); }
 
-std::string shapeText(const std::vector<std::int64_t>& shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) text += ", ";
-    text += std::to_string(shape[i]);
-  }
-  return text + "]";
-}
-
 // A source that hands back a slice of another size would draw wrong labels, or read out of
 // range while labelling: check before showing.
 void checkSlice(const Eigen::MatrixXd& slice, std::int64_t rows, std::int64_t columns,
@@ -120,11 +111,12 @@ std::string FeatureLayout::columnTitle() const {
     if (k > 0) joined += '.';
     joined += names[k];
     if (k > 0) {
-      if (k > 1) formula = "(" + formula + ")";
-      formula += "*" + std::to_string(sizes[k]) + " + " + names[k];
+      // Built by appending: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string.
+      if (k > 1) formula = std::string("(").append(formula).append(")");
+      formula.append("*").append(std::to_string(sizes[k])).append(" + ").append(names[k]);
     }
   }
-  return joined + " (column = " + formula + ")";
+  return joined.append(" (column = ").append(formula).append(")");
 }
 
 ActivationsBrowser::ActivationsBrowser(QWidget* parent) : QWidget(parent) {

@@ -14,5 +14,6 @@ void addAnalyzePatchingCommands(CLI::App& analyze, const GlobalOptions& options)
 void addAnalyzeDivergenceCommands(CLI::App& analyze, const GlobalOptions& options);
 void addAnalyzeMemoryHeadsCommands(CLI::App& analyze, const GlobalOptions& options);
 void addAnalyzeIntegratedGradientsCommands(CLI::App& analyze, const GlobalOptions& options);
+void addAnalyzeNeuronPathCommands(CLI::App& analyze, const GlobalOptions& options);
 
 }  // namespace cs::cli

@@ -17,6 +17,7 @@ void addAnalyzeCommand(CLI::App& app, const GlobalOptions& options) {
   addAnalyzeDivergenceCommands(*analyze, options);
   addAnalyzeMemoryHeadsCommands(*analyze, options);
   addAnalyzeIntegratedGradientsCommands(*analyze, options);
+  addAnalyzeNeuronPathCommands(*analyze, options);
   analyze->callback([analyze] {
     if (!analyze->get_subcommands().empty()) return;
     std::string names;

@@ -126,6 +126,41 @@ TEST(AnalyzeCli, IntegratedGradientsRefuseAnUnknownRule) {
   EXPECT_THAT(r.err, HasSubstr("gauss-legendre"));
 }
 
+// The neuron path of a digit: one neuron per MLP layer, the saved table holds both paths as
+// printed, removing the found path lowers the target probability, and bad options are named.
+TEST(AnalyzeCli, NeuronPathOfADigitIsSavedAndItsRemovalLowersTheTarget) {
+  test::TempDir dir;
+  const auto file = (dir / "paths.h5").string();
+  const auto j = test::stdoutJson(
+      runCli({"analyze", "neuron-path", "builtin:digits-vit", "--dataset", "digits-test", "--row",
+              "3", "--steps", "10", "--json", "--save", file, "--run", "digit3"}));
+  ASSERT_TRUE(j.contains("path")) << j.dump(2);
+  ASSERT_EQ(j["path"].size(), 2u);
+  EXPECT_EQ(j["answer"], "5");
+  EXPECT_LT(j["p_path_removed"].get<double>(), j["p_clean"].get<double>());
+  EXPECT_GT(j["p_path_enhanced"].get<double>(), j["p_clean"].get<double>());
+  EXPECT_EQ(j["forward_backward_passes"], 4);  // (2 layers + 2) x one chunk of 10 points
+
+  const auto table = data::readResultTable(file, "neuron_path", "digit3");
+  EXPECT_EQ(json::parse(table.optionsJson)["steps"], 10);
+  const auto& which = table.column("path").texts;
+  const auto& layer = table.column("layer").integers;
+  const auto& neuron = table.column("neuron").integers;
+  ASSERT_EQ(which.size(), 4u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(which[i], "path");
+    EXPECT_EQ(layer[i], j["path"][i]["layer"].get<std::int64_t>());
+    EXPECT_EQ(neuron[i], j["path"][i]["neurons"][0].get<std::int64_t>());
+    EXPECT_EQ(which[i + 2], "activation");
+    EXPECT_EQ(neuron[i + 2], j["activation_path"][i]["neurons"][0].get<std::int64_t>());
+  }
+
+  const auto bad = runCli({"analyze", "neuron-path", "builtin:digits-vit", "--dataset",
+                           "digits-test", "--row", "3", "--scoring", "median"});
+  EXPECT_NE(bad.exitCode, 0);
+  EXPECT_THAT(bad.err, HasSubstr("--scoring takes paper or reference"));
+}
+
 // Head divergence on the induction model with the first half of a repeated sequence replaced:
 // the selected heads go into a mask file that `prune` accepts and that cannot be compacted.
 TEST(AnalyzeCli, HeadDivergenceMaskFileIsAMaskThePruneCommandApplies) {
