@@ -2,11 +2,9 @@
 // for a given rectangle; paint(), the coordinate queries and the tooltips all use it.
 #include "viewers/chart_view.h"
 
-#include <QHelpEvent>
 #include <QLineF>
 #include <QPainter>
 #include <QPainterPath>
-#include <QToolTip>
 
 #include <algorithm>
 #include <cmath>
@@ -565,18 +563,9 @@ QSize ChartView::sizeHint() const { return QSize(560, 360); }
 QSize ChartView::minimumSizeHint() const { return QSize(160, 120); }
 
 bool ChartView::event(QEvent* event) {
-  if (event->type() == QEvent::ToolTip) {
-    auto* help = static_cast<QHelpEvent*>(event);
-    const QString text = toolTipAt(help->pos());
-    if (!text.isEmpty()) {
-      QToolTip::showText(help->globalPos(), text, this);
-    } else {
-      QToolTip::hideText();
-      event->ignore();
-    }
-    return true;
-  }
-  return QWidget::event(event);
+  return paint::handleToolTip(*this, event,
+                              [this](const QPoint& point) { return toolTipAt(point); }) ||
+         QWidget::event(event);
 }
 
 void ChartView::paintEvent(QPaintEvent*) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <vector>
 
@@ -148,6 +149,21 @@ const std::vector<QColor>& ColorScale::anchors(ScaleKind kind) {
       QColor(0xff, 0xff, 0xff), QColor(0xfd, 0xdb, 0xc7), QColor(0xef, 0x8a, 0x62),
       QColor(0xb2, 0x18, 0x2b)};
   return kind == ScaleKind::Diverging ? kBlueWhiteRed : kViridis;
+}
+
+std::pair<double, double> finiteRange(const Eigen::MatrixXd& values) {
+  double lo = std::numeric_limits<double>::infinity();
+  double hi = -lo;
+  for (Eigen::Index c = 0; c < values.cols(); ++c) {
+    for (Eigen::Index r = 0; r < values.rows(); ++r) {
+      const double v = values(r, c);
+      if (!std::isfinite(v)) continue;
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+  }
+  if (lo > hi) return {std::nan(""), std::nan("")};
+  return {lo, hi};
 }
 
 }  // namespace cs::viewers

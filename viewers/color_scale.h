@@ -5,12 +5,18 @@
 
 #include <QColor>
 
+#include <Eigen/Core>
+
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "viewers/scale_kind.h"
 
 namespace cs::viewers {
+
+/// The finite values' extremes, the range ColorScale::fitted takes; NaN when there are none.
+std::pair<double, double> finiteRange(const Eigen::MatrixXd& values);
 
 class ColorScale {
  public:

@@ -3,13 +3,11 @@
 // coloured once per setData (cellImage) and spread over the grid's pixels once per size.
 #include "viewers/heatmap_view.h"
 
-#include <QHelpEvent>
 #include <QImage>
 #include <QLinearGradient>
 #include <QMouseEvent>
 #include <QPaintEngine>
 #include <QPainter>
-#include <QToolTip>
 
 #include <algorithm>
 #include <cmath>
@@ -66,22 +64,6 @@ QImage cellImageFor(const Eigen::MatrixXd& values, const ColorScale& scale) {
     for (int c = 0; c < image.width(); ++c) line[c] = scale.color(values(r, c)).rgb();
   }
   return image;
-}
-
-// The finite values' extremes; NaN when there are none.
-std::pair<double, double> finiteRange(const Eigen::MatrixXd& values) {
-  double lo = std::numeric_limits<double>::infinity();
-  double hi = -lo;
-  for (Eigen::Index c = 0; c < values.cols(); ++c) {
-    for (Eigen::Index r = 0; r < values.rows(); ++r) {
-      const double v = values(r, c);
-      if (!std::isfinite(v)) continue;
-      lo = std::min(lo, v);
-      hi = std::max(hi, v);
-    }
-  }
-  if (lo > hi) return {std::nan(""), std::nan("")};
-  return {lo, hi};
 }
 
 struct LegendLabel {
@@ -462,17 +444,11 @@ QSize HeatmapView::sizeHint() const { return QSize(560, 440); }
 QSize HeatmapView::minimumSizeHint() const { return QSize(160, 120); }
 
 bool HeatmapView::event(QEvent* event) {
-  if (event->type() == QEvent::ToolTip) {
-    auto* help = static_cast<QHelpEvent*>(event);
-    if (const auto cell = cellAt(help->pos())) {
-      QToolTip::showText(help->globalPos(), toolTipText(cell->row, cell->column), this);
-    } else {
-      QToolTip::hideText();
-      event->ignore();
-    }
-    return true;
-  }
-  return QWidget::event(event);
+  const auto textAt = [this](const QPoint& point) {
+    const auto cell = cellAt(point);
+    return cell ? toolTipText(cell->row, cell->column) : QString();
+  };
+  return paint::handleToolTip(*this, event, textAt) || QWidget::event(event);
 }
 
 void HeatmapView::paintEvent(QPaintEvent*) {

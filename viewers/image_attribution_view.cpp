@@ -4,13 +4,11 @@
 #include "viewers/image_attribution_view.h"
 
 #include <QFontMetricsF>
-#include <QHelpEvent>
 #include <QLabel>
 #include <QLinearGradient>
 #include <QPainter>
 #include <QSignalBlocker>
 #include <QSlider>
-#include <QToolTip>
 
 #include <algorithm>
 #include <cmath>
@@ -54,21 +52,6 @@ int partOf(int x, int size, int count) {
 // pixels (screen pixel d shows image pixel floor(d * size / shown)).
 int displayStart(int p, int size, int shown) {
   return static_cast<int>((static_cast<std::int64_t>(p) * shown + size - 1) / size);
-}
-
-std::pair<double, double> finiteRange(const Eigen::MatrixXd& values) {
-  double lo = std::numeric_limits<double>::infinity();
-  double hi = -lo;
-  for (Eigen::Index c = 0; c < values.cols(); ++c) {
-    for (Eigen::Index r = 0; r < values.rows(); ++r) {
-      const double v = values(r, c);
-      if (!std::isfinite(v)) continue;
-      lo = std::min(lo, v);
-      hi = std::max(hi, v);
-    }
-  }
-  if (lo > hi) return {std::nan(""), std::nan("")};
-  return {lo, hi};
 }
 
 QRgb mix(QRgb under, const QColor& over, double alpha) {
@@ -426,18 +409,9 @@ QSize ImageAttributionView::sizeHint() const { return QSize(480, 440); }
 QSize ImageAttributionView::minimumSizeHint() const { return QSize(200, 160); }
 
 bool ImageAttributionView::event(QEvent* event) {
-  if (event->type() == QEvent::ToolTip) {
-    auto* help = static_cast<QHelpEvent*>(event);
-    const QString text = toolTipAt(help->pos());
-    if (!text.isEmpty()) {
-      QToolTip::showText(help->globalPos(), text, this);
-    } else {
-      QToolTip::hideText();
-      event->ignore();
-    }
-    return true;
-  }
-  return QWidget::event(event);
+  return paint::handleToolTip(*this, event,
+                              [this](const QPoint& point) { return toolTipAt(point); }) ||
+         QWidget::event(event);
 }
 
 void ImageAttributionView::paintEvent(QPaintEvent*) {

@@ -4,12 +4,28 @@
 
 #include <QFontInfo>
 #include <QFontMetricsF>
+#include <QHelpEvent>
+#include <QToolTip>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 
 namespace cs::viewers::paint {
+
+bool handleToolTip(QWidget& widget, QEvent* event,
+                   const std::function<QString(const QPoint&)>& textAt) {
+  if (event->type() != QEvent::ToolTip) return false;
+  auto* help = static_cast<QHelpEvent*>(event);
+  const QString text = textAt(help->pos());
+  if (!text.isEmpty()) {
+    QToolTip::showText(help->globalPos(), text, &widget);
+  } else {
+    QToolTip::hideText();
+    event->ignore();
+  }
+  return true;
+}
 
 QColor backgroundColor() { return QColor(255, 255, 255); }
 QColor textColor() { return QColor(32, 32, 32); }

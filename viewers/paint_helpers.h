@@ -4,16 +4,26 @@
 #pragma once
 
 #include <QColor>
+#include <QEvent>
 #include <QFont>
 #include <QPainter>
 #include <QPointF>
 #include <QRect>
 #include <QRectF>
 #include <QString>
+#include <QWidget>
+
+#include <functional>
 
 #include <string>
 
 namespace cs::viewers::paint {
+
+/// Handles a tooltip request for `widget`: shows textAt(position), or hides the tip (and ignores
+/// the event) where that is empty. Returns false for any other event, which the widget passes
+/// on to QWidget::event.
+bool handleToolTip(QWidget& widget, QEvent* event,
+                   const std::function<QString(const QPoint&)>& textAt);
 
 QColor backgroundColor();
 QColor textColor();

@@ -4,11 +4,9 @@
 #include "viewers/token_attribution_view.h"
 
 #include <QFontMetricsF>
-#include <QHelpEvent>
 #include <QLinearGradient>
 #include <QMouseEvent>
 #include <QPainter>
-#include <QToolTip>
 
 #include <algorithm>
 #include <cmath>
@@ -291,17 +289,11 @@ QSize TokenAttributionView::sizeHint() const { return QSize(560, heightForWidth(
 QSize TokenAttributionView::minimumSizeHint() const { return QSize(160, 80); }
 
 bool TokenAttributionView::event(QEvent* event) {
-  if (event->type() == QEvent::ToolTip) {
-    auto* help = static_cast<QHelpEvent*>(event);
-    if (const auto index = tokenAt(help->pos())) {
-      QToolTip::showText(help->globalPos(), toolTipText(*index), this);
-    } else {
-      QToolTip::hideText();
-      event->ignore();
-    }
-    return true;
-  }
-  return QWidget::event(event);
+  const auto textAt = [this](const QPoint& point) {
+    const auto index = tokenAt(point);
+    return index ? toolTipText(*index) : QString();
+  };
+  return paint::handleToolTip(*this, event, textAt) || QWidget::event(event);
 }
 
 void TokenAttributionView::paintEvent(QPaintEvent*) {

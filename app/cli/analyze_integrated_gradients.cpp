@@ -32,11 +32,9 @@ constexpr int kTopPixels = 20;
 
 struct IgArgs {
   std::string folder;
-  std::string prompt, ids, image;
-  std::string dataset;
-  std::int64_t row = -1;
-  std::string target, foil;
-  std::int64_t targetId = -1, foilId = -1;
+  ExampleOptions example;
+  std::string foil;
+  std::int64_t foilId = -1;
   std::int64_t position = -1;
   std::string rule = "gauss-legendre";
   int steps = 31;
@@ -119,19 +117,11 @@ void igCommand(const IgArgs& a, const GlobalOptions& global) {
   auto model = loadModel(a.folder, global);
   const auto& config = model->config();
   analysis::IntegratedGradientsOptions options;
-  models::ModelInput input;
-  if (!a.dataset.empty()) {
-    if (!a.prompt.empty() || !a.ids.empty() || !a.image.empty()) {
-      throw ConfigError("give the input once: --prompt, --ids, --image or --dataset with --row");
-    }
-    if (a.row < 0) throw ConfigError("--dataset needs --row N (the example to analyse)");
-    const auto e = datasetExample(a.dataset, a.row, a.folder, config);
-    input = e.input;
-    options.target = {e.target, e.foil, e.position};
-  } else {
-    input = exampleInput(a.prompt, a.ids, a.image, "prompt", a.folder, config, tokenizer.get());
-  }
-  const auto target = metricToken(a.target, a.targetId, config, tokenizer.get(), "--target");
+  const auto e = resolveExample(a.example, a.folder, config, tokenizer.get());
+  const auto& input = e.input;
+  options.target = {e.target, e.foil, e.position};
+  const auto target =
+      metricToken(a.example.target, a.example.targetId, config, tokenizer.get(), "--target");
   const auto foil = metricToken(a.foil, a.foilId, config, tokenizer.get(), "--foil");
   if (target >= 0) options.target.answer = target;
   if (foil >= 0) options.target.foil = foil;
@@ -244,17 +234,7 @@ void addAnalyzeIntegratedGradientsCommands(CLI::App& analyze, const GlobalOption
       "ig", "integrated gradients of a logit over the input embeddings or pixels");
   auto a = std::make_shared<IgArgs>();
   addModelFolderOption(cmd, a->folder, "model folder")->required();
-  cmd->add_option("--prompt", a->prompt, "prompt text");
-  cmd->add_option("--ids,--prompt-ids", a->ids, "prompt token ids, e.g. 1,2,3");
-  cmd->add_option("--image,--prompt-image", a->image, "image file (image models)");
-  cmd->add_option("--dataset", a->dataset,
-                  "take the input from this dataset (with --row); its target is the default");
-  cmd->add_option("--row", a->row, "the dataset row to analyse")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--target", a->target,
-                  "target token (text, first token) or class label; default: the dataset "
-                  "row's target, else the top prediction");
-  cmd->add_option("--target-id", a->targetId, "target token id or class index")
-      ->check(CLI::NonNegativeNumber);
+  addExampleOptions(cmd, a->example);
   cmd->add_option("--foil", a->foil, "foil token or class: F = logit[target] - logit[foil]");
   cmd->add_option("--foil-id", a->foilId, "foil token id or class index")
       ->check(CLI::NonNegativeNumber);

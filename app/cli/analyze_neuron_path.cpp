@@ -25,11 +25,7 @@ namespace {
 
 struct NeuronPathArgs {
   std::string folder;
-  std::string prompt, ids, image;
-  std::string dataset;
-  std::int64_t row = -1;
-  std::string target;
-  std::int64_t targetId = -1;
+  ExampleOptions example;
   std::int64_t position = -1;
   int steps = 20;
   int chunk = 20;
@@ -107,22 +103,14 @@ void neuronPathCommand(const NeuronPathArgs& a, const GlobalOptions& global) {
   auto model = loadModel(a.folder, global);
   const auto& config = model->config();
   auto options = optionsFrom(a);
-  models::ModelInput input;
-  if (!a.dataset.empty()) {
-    if (!a.prompt.empty() || !a.ids.empty() || !a.image.empty()) {
-      throw ConfigError("give the input once: --prompt, --ids, --image or --dataset with --row");
-    }
-    if (a.row < 0) throw ConfigError("--dataset needs --row N (the example to analyse)");
-    const auto e = datasetExample(a.dataset, a.row, a.folder, config);
-    input = e.input;
-    options.target = e.target;
-    if (options.position < 0 && config.head == models::HeadKind::LanguageModel) {
-      options.position = e.position;
-    }
-  } else {
-    input = exampleInput(a.prompt, a.ids, a.image, "prompt", a.folder, config, tokenizer.get());
+  const auto e = resolveExample(a.example, a.folder, config, tokenizer.get());
+  const auto& input = e.input;
+  if (e.target >= 0) options.target = e.target;
+  if (options.position < 0 && config.head == models::HeadKind::LanguageModel) {
+    options.position = e.position;
   }
-  if (const auto t = metricToken(a.target, a.targetId, config, tokenizer.get(), "--target");
+  if (const auto t =
+          metricToken(a.example.target, a.example.targetId, config, tokenizer.get(), "--target");
       t >= 0) {
     options.target = t;
   }
@@ -193,17 +181,7 @@ void addAnalyzeNeuronPathCommands(CLI::App& analyze, const GlobalOptions& option
       "neuron-path", "influential neuron path across the MLP layers (ALGORITHMS.md section 1)");
   auto a = std::make_shared<NeuronPathArgs>();
   addModelFolderOption(cmd, a->folder, "model folder")->required();
-  cmd->add_option("--prompt", a->prompt, "prompt text");
-  cmd->add_option("--ids,--prompt-ids", a->ids, "prompt token ids, e.g. 1,2,3");
-  cmd->add_option("--image,--prompt-image", a->image, "image file (image models)");
-  cmd->add_option("--dataset", a->dataset,
-                  "take the input from this dataset (with --row); its target is the default");
-  cmd->add_option("--row", a->row, "the dataset row to analyse")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--target", a->target,
-                  "target token (text, first token) or class label; default: the dataset row's "
-                  "target, else the top prediction");
-  cmd->add_option("--target-id", a->targetId, "target token id or class index")
-      ->check(CLI::NonNegativeNumber);
+  addExampleOptions(cmd, a->example);
   cmd->add_option("--position", a->position,
                   "language models: the scored position (default: the last real token)")
       ->check(CLI::NonNegativeNumber);

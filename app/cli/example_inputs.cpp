@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "app/cli/cli_common.h"
@@ -139,6 +140,33 @@ DatasetExample datasetExample(const std::string& spec, std::int64_t row, const s
     e.input.tokens = b.tokens.index_select(1, keep);
   }
   return e;
+}
+
+void addExampleOptions(CLI::App* command, ExampleOptions& o) {
+  command->add_option("--prompt", o.prompt, "prompt text");
+  command->add_option("--ids,--prompt-ids", o.ids, "prompt token ids, e.g. 1,2,3");
+  command->add_option("--image,--prompt-image", o.image, "image file (image models)");
+  command->add_option("--dataset", o.dataset,
+                      "take the input from this dataset (with --row); its target is the default");
+  command->add_option("--row", o.row, "the dataset row to analyse")->check(CLI::NonNegativeNumber);
+  command->add_option("--target", o.target,
+                      "target token (text, first token) or class label; default: the dataset "
+                      "row's target, else the top prediction");
+  command->add_option("--target-id", o.targetId, "target token id or class index")
+      ->check(CLI::NonNegativeNumber);
+}
+
+DatasetExample resolveExample(const ExampleOptions& o, const std::string& folder,
+                              const models::TransformerConfig& config,
+                              const data::Tokenizer* tokenizer) {
+  if (o.dataset.empty()) {
+    return {exampleInput(o.prompt, o.ids, o.image, "prompt", folder, config, tokenizer)};
+  }
+  if (!o.prompt.empty() || !o.ids.empty() || !o.image.empty()) {
+    throw ConfigError("give the input once: --prompt, --ids, --image or --dataset with --row");
+  }
+  if (o.row < 0) throw ConfigError("--dataset needs --row N (the example to analyse)");
+  return datasetExample(o.dataset, o.row, folder, config);
 }
 
 }  // namespace cs::cli

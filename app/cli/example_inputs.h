@@ -10,6 +10,9 @@
 #include "models/model.h"
 #include "models/transformer_config.h"
 
+namespace CLI {
+class App;
+}
 namespace cs::data {
 class Tokenizer;
 }
@@ -38,6 +41,22 @@ struct DatasetExample {
 };
 DatasetExample datasetExample(const std::string& spec, std::int64_t row, const std::string& folder,
                               const models::TransformerConfig& config);
+
+/// The input options of an analysis of one example: --prompt, --ids, --image, or --dataset with
+/// --row, and the target (--target TEXT or --target-id ID).
+struct ExampleOptions {
+  std::string prompt, ids, image, dataset;
+  std::int64_t row = -1;
+  std::string target;
+  std::int64_t targetId = -1;
+};
+void addExampleOptions(CLI::App* command, ExampleOptions& options);
+/// The example the options name: a dataset row with what it scores, or the prompt, ids or image
+/// (target, foil and position -1). ConfigError for more than one input, or --dataset without
+/// --row.
+DatasetExample resolveExample(const ExampleOptions& options, const std::string& folder,
+                              const models::TransformerConfig& config,
+                              const data::Tokenizer* tokenizer);
 
 /// A metric token: `id` when given (>= 0), else the first token of `text` as a continuation, or
 /// (classifiers) the class whose label is `text`; -1 when both are empty.

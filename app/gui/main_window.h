@@ -133,6 +133,9 @@ class MainWindow : public QMainWindow {
   void refreshMetrics();
   /// The input box's token ids; an error text instead when it does not parse.
   std::vector<std::int64_t> currentIds(QString& error) const;
+  /// The ids an analysis of the current input takes (none for image models); false after
+  /// showing the error when the input box does not parse.
+  bool inputIdsForAnalysis(std::vector<std::int64_t>& ids);
   void markMaskedHeads();
   void showChips();
   QDockWidget* viewerDock(const QString& name, const QString& title, QWidget* widget);

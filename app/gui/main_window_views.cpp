@@ -15,14 +15,18 @@
 
 namespace cs::gui {
 
+bool MainWindow::inputIdsForAnalysis(std::vector<std::int64_t>& ids) {
+  if (!m_session->isLanguageModel()) return true;  // image models read their first test image
+  QString error;
+  ids = currentIds(error);
+  if (!error.isEmpty()) showError(error);
+  return error.isEmpty();
+}
+
 void MainWindow::showAttention(int layer, int head) {
   if (!m_session) return;
-  QString error;
-  const auto ids = m_session->isLanguageModel() ? currentIds(error) : std::vector<std::int64_t>{};
-  if (!error.isEmpty()) {
-    showError(error);
-    return;
-  }
+  std::vector<std::int64_t> ids;
+  if (!inputIdsForAnalysis(ids)) return;
   m_runner.cancel(m_viewJob);
   auto session = m_session;
   m_viewJob = m_runner.start<LayerAttention>(
@@ -91,12 +95,8 @@ void MainWindow::markMaskedHeads() {
 
 void MainWindow::runIntegratedGradients() {
   if (!m_session) return;
-  QString error;
-  const auto ids = m_session->isLanguageModel() ? currentIds(error) : std::vector<std::int64_t>{};
-  if (!error.isEmpty()) {
-    showError(error);
-    return;
-  }
+  std::vector<std::int64_t> ids;
+  if (!inputIdsForAnalysis(ids)) return;
   m_runner.cancel(m_viewJob);
   auto session = m_session;
   m_viewJob = m_runner.start<InputAttribution>(

@@ -349,7 +349,9 @@ TEST(MainWindow, HeadGridFindsTheInductionHeadAndOpensItsAttention) {
   // Rows of an attention pattern are distributions over the keys, and causal.
   for (Eigen::Index q = 0; q < pattern.rows(); ++q) {
     EXPECT_NEAR(pattern.row(q).sum(), 1.0, 1e-5);
-    if (q + 1 < pattern.cols()) EXPECT_EQ(pattern(q, q + 1), 0.0);
+    if (q + 1 < pattern.cols()) {
+      EXPECT_EQ(pattern(q, q + 1), 0.0);
+    }
   }
 
   // A Ctrl-click on the grid masks the head, and the grid marks it.
