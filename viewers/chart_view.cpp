@@ -316,17 +316,8 @@ ChartView::Geometry ChartView::geometryFor(const QRect& bounds) const {
 
 void ChartView::paint(QPainter& painter, const QRect& bounds) const {
   const Geometry g = geometryFor(bounds);
-  painter.save();
-  painter.fillRect(bounds, paint::backgroundColor());
-  painter.setPen(paint::textColor());
-  if (!m_data.title.empty()) {
-    painter.setFont(g.titleFont);
-    painter.drawText(g.titleRect, Qt::AlignCenter, QString::fromStdString(m_data.title));
-  }
-  painter.setFont(g.labelFont);
-  if (g.empty) {
-    painter.drawText(g.messageRect, Qt::AlignCenter, QStringLiteral("no data"));
-    painter.restore();
+  if (!paint::beginFigure(painter, bounds, m_data.title, g.titleFont, g.titleRect, g.labelFont,
+                          g.empty, g.messageRect)) {
     return;
   }
   const double lh = g.lineHeight;

@@ -247,18 +247,8 @@ ImageAttributionView::Geometry ImageAttributionView::geometryFor(const QRect& bo
 
 void ImageAttributionView::paint(QPainter& painter, const QRect& bounds) const {
   const Geometry g = geometryFor(bounds);
-  painter.save();
-  painter.fillRect(bounds, paint::backgroundColor());
-  painter.setRenderHint(QPainter::TextAntialiasing, true);
-  painter.setPen(paint::textColor());
-  if (!m_data.title.empty()) {
-    painter.setFont(g.titleFont);
-    painter.drawText(g.titleRect, Qt::AlignCenter, QString::fromStdString(m_data.title));
-  }
-  painter.setFont(g.labelFont);
-  if (g.empty) {
-    painter.drawText(g.messageRect, Qt::AlignCenter, QStringLiteral("no data"));
-    painter.restore();
+  if (!paint::beginFigure(painter, bounds, m_data.title, g.titleFont, g.titleRect, g.labelFont,
+                          g.empty, g.messageRect)) {
     return;
   }
 

@@ -27,6 +27,24 @@ bool handleToolTip(QWidget& widget, QEvent* event,
   return true;
 }
 
+bool beginFigure(QPainter& painter, const QRect& bounds, const std::string& title,
+                 const QFont& titleFont, const QRectF& titleRect, const QFont& labelFont,
+                 bool empty, const QRectF& messageRect) {
+  painter.save();
+  painter.fillRect(bounds, backgroundColor());
+  painter.setRenderHint(QPainter::TextAntialiasing, true);
+  painter.setPen(textColor());
+  if (!title.empty()) {
+    painter.setFont(titleFont);
+    painter.drawText(titleRect, Qt::AlignCenter, QString::fromStdString(title));
+  }
+  painter.setFont(labelFont);
+  if (!empty) return true;
+  painter.drawText(messageRect, Qt::AlignCenter, QStringLiteral("no data"));
+  painter.restore();
+  return false;
+}
+
 QColor backgroundColor() { return QColor(255, 255, 255); }
 QColor textColor() { return QColor(32, 32, 32); }
 QColor axisColor() { return QColor(80, 80, 80); }

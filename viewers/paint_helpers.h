@@ -25,6 +25,14 @@ namespace cs::viewers::paint {
 bool handleToolTip(QWidget& widget, QEvent* event,
                    const std::function<QString(const QPoint&)>& textAt);
 
+/// The start every figure's paint() shares: the background, the title (when there is one), the
+/// label font, and "no data" when the figure is `empty`. Saves the painter; returns false, with
+/// the painter restored, when the figure is empty, else true and the caller draws the rest and
+/// restores it.
+bool beginFigure(QPainter& painter, const QRect& bounds, const std::string& title,
+                 const QFont& titleFont, const QRectF& titleRect, const QFont& labelFont,
+                 bool empty, const QRectF& messageRect);
+
 QColor backgroundColor();
 QColor textColor();
 QColor axisColor();
