@@ -1,8 +1,10 @@
 #include "app/gui/main_window.h"
 
+#include <QAction>
 #include <QCloseEvent>
 #include <QDateTime>
 #include <QDockWidget>
+#include <QFileDialog>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
@@ -18,6 +20,7 @@
 #include "app/gui/jobs_panel.h"
 #include "app/gui/model_tree.h"
 #include "app/gui/prune_panel.h"
+#include "viewers/render.h"
 #include "viewers/token_attribution_view.h"
 
 namespace cs::gui {
@@ -154,6 +157,20 @@ void MainWindow::buildPanels() {
 }
 
 QDockWidget* MainWindow::viewerDock(const QString& name, const QString& title, QWidget* widget) {
+  if (widget) {
+    // Every figure saves itself from its context menu, as the screen shows it.
+    widget->setContextMenuPolicy(Qt::ActionsContextMenu);
+    for (const auto& [label, filter] :
+         {std::pair{tr("Save as PNG..."), tr("PNG images (*.png)")},
+          std::pair{tr("Save as SVG..."), tr("SVG drawings (*.svg)")}}) {
+      auto* action = new QAction(label, widget);
+      connect(action, &QAction::triggered, this, [this, name, filter]() {
+        const auto path = QFileDialog::getSaveFileName(this, tr("Save figure"), QString(), filter);
+        if (!path.isEmpty()) exportFigure(name, path);
+      });
+      widget->addAction(action);
+    }
+  }
   auto*& dock = m_viewerDocks[name];
   if (!dock) {
     dock = new QDockWidget(title, this);
@@ -413,6 +430,28 @@ void MainWindow::exportPruned(const QString& folder) {
         log(tr("pruned model written to %1 (File > Open model folder opens it)").arg(folder));
         Q_EMIT prunedExported(folder);
       });
+}
+
+bool MainWindow::exportFigure(const QString& dockName, const QString& path) {
+  auto* dock = m_viewerDocks.value(dockName);
+  auto* figure = dock ? dock->widget() : nullptr;
+  if (!figure) {
+    showError(tr("There is no %1 figure to save yet.").arg(dockName));
+    return false;
+  }
+  const QSize size = figure->size().isEmpty() ? figure->sizeHint() : figure->size();
+  try {
+    if (path.endsWith(QStringLiteral(".svg"), Qt::CaseInsensitive)) {
+      viewers::renderToSvg(*figure, path.toStdString(), size);
+    } else {
+      viewers::renderToPng(*figure, path.toStdString(), size);
+    }
+  } catch (const std::exception& e) {
+    showError(tr("Cannot save the figure:\n%1").arg(QString::fromUtf8(e.what())));
+    return false;
+  }
+  log(tr("figure saved to %1").arg(path));
+  return true;
 }
 
 void MainWindow::setDevice(const QString& device) {

@@ -83,6 +83,10 @@ class MainWindow : public QMainWindow {
   void openDemo(const DemoPreset& preset);
   /// Carries out the actions of step `index` of the open preset, one after another.
   void runDemoStep(int index);
+  /// Saves the figure of a viewer dock ("attentionDock", "headGridDock", "attributionDock",
+  /// "layersDock", "ckaDock", "recordingDock") as PNG or SVG (by the file's extension), drawn as
+  /// it is on screen. False, with an error shown, when there is no such figure or no file.
+  bool exportFigure(const QString& dockName, const QString& path);
   /// CPU or CUDA ("cpu", "cuda"); reloads the model there.
   void setDevice(const QString& device);
 

@@ -5,6 +5,7 @@
 #include "app/gui/main_window.h"
 
 #include <QFile>
+#include <QImage>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLabel>
@@ -353,6 +354,20 @@ TEST(MainWindow, HeadGridFindsTheInductionHeadAndOpensItsAttention) {
       EXPECT_EQ(pattern(q, q + 1), 0.0);
     }
   }
+
+  // Figures save as they are shown: SVG with text, PNG with pixels; an absent one is refused.
+  QTemporaryDir dir;
+  const auto svg = dir.filePath(QStringLiteral("grid.svg"));
+  const auto png = dir.filePath(QStringLiteral("attention.png"));
+  ASSERT_TRUE(window.exportFigure(QStringLiteral("headGridDock"), svg));
+  ASSERT_TRUE(window.exportFigure(QStringLiteral("attentionDock"), png));
+  QFile svgFile(svg);
+  ASSERT_TRUE(svgFile.open(QIODevice::ReadOnly));
+  const auto svgText = svgFile.readAll();
+  EXPECT_TRUE(svgText.contains("<svg"));
+  EXPECT_TRUE(svgText.contains("L0"));
+  EXPECT_FALSE(QImage(png).isNull());
+  EXPECT_FALSE(window.exportFigure(QStringLiteral("ckaDock"), svg));
 
   // A Ctrl-click on the grid masks the head, and the grid marks it.
   auto* headGrid = qobject_cast<viewers::HeadGridView*>(grid);
