@@ -211,8 +211,5 @@ std::vector<Prediction> ModelSession::topPredictions(const std::vector<std::int6
   return predictions;
 }
 
-double ModelSession::accuracy(const hooks::MaskSet& masks, Progress& progress) {
-  return metrics(masks, progress).accuracy;
-}
 
 }  // namespace cs::gui

@@ -153,9 +153,6 @@ class ModelSession {
   /// of the vocabulary, an empty or too long sequence, or a model that is not a language model.
   std::vector<Prediction> topPredictions(const std::vector<std::int64_t>& ids,
                                          const hooks::MaskSet& masks, int k, Progress& progress);
-  /// Accuracy on the evaluation set with `masks` applied (empty: the baseline). ConfigError
-  /// when the model has no evaluation set.
-  double accuracy(const hooks::MaskSet& masks, Progress& progress);
 
   /// Accuracy, loss and logit difference on the evaluation set (its first kEvalRows rows) with
   /// `masks` applied; mean ablations use means over the same rows, computed once and kept.
