@@ -211,5 +211,4 @@ std::vector<Prediction> ModelSession::topPredictions(const std::vector<std::int6
   return predictions;
 }
 
-
 }  // namespace cs::gui
