@@ -172,7 +172,7 @@ at::Tensor Transformer::forward(const ModelInput& input) {
   Context ctx;
   auto x = embed(input, ctx);  // [B, T, D]
   for (int layer = 0; layer < m_config.nLayers; ++layer) x = block(layer, std::move(x), ctx);
-  x = applyNorm(x, m_weights.lnFinal, m_config.norm, m_config.normEps);
+  x = norm(x, m_weights.lnFinal);
   x = m_hooks.fire(HookKind::LnFinalNormalized, -1, std::move(x));
   return m_hooks.fire(HookKind::Logits, -1, unembed(std::move(x)));
 }
@@ -195,9 +195,7 @@ at::Tensor Transformer::embed(const ModelInput& input, Context& ctx) {
                        "], got " + shapeText(px.sizes()));
     }
     const auto pixels = px.to(dev, dtype());
-    const auto patches = at::conv2d(pixels, m_weights.W_patch, m_weights.b_patch,
-                                    {c.patchSize, c.patchSize});  // [B, D, h, w]
-    const auto tokens = patches.flatten(2).transpose(1, 2);       // [B, N, D]
+    const auto tokens = embedPatches(pixels);  // [B, N, D]
     if (c.classToken) {
       const auto cls = m_weights.classToken.view({1, 1, -1}).expand({pixels.size(0), 1, c.dModel});
       x = at::cat({cls, tokens}, 1);
@@ -296,7 +294,7 @@ at::Tensor Transformer::prepareContext(const ModelInput& input, int64_t batch, i
 at::Tensor Transformer::forwardFrom(int firstLayer, const at::Tensor& residual,
                                     const ModelInput& input) {
   auto x = runBlocks(firstLayer, residual, input);
-  x = applyNorm(x, m_weights.lnFinal, m_config.norm, m_config.normEps);
+  x = norm(x, m_weights.lnFinal);
   x = m_hooks.fire(HookKind::LnFinalNormalized, -1, std::move(x));
   return m_hooks.fire(HookKind::Logits, -1, unembed(std::move(x)));
 }
@@ -329,14 +327,12 @@ at::Tensor Transformer::block(int layer, at::Tensor x, const Context& ctx) {
   if (m_config.skipsAttention(layer)) {
     mid = m_hooks.fire(HookKind::ResidMid, layer, std::move(x));
   } else {
-    auto normed = m_hooks.fire(HookKind::Ln1Normalized, layer,
-                               applyNorm(x, w.ln1, m_config.norm, m_config.normEps));
+    auto normed = m_hooks.fire(HookKind::Ln1Normalized, layer, norm(x, w.ln1));
     auto attnOut = m_hooks.fire(HookKind::AttnOut, layer, attention(layer, normed, ctx));
     mid = m_hooks.fire(HookKind::ResidMid, layer, x + attnOut);
   }
   if (m_config.skipsMlp(layer)) return m_hooks.fire(HookKind::ResidPost, layer, std::move(mid));
-  auto normed = m_hooks.fire(HookKind::Ln2Normalized, layer,
-                             applyNorm(mid, w.ln2, m_config.norm, m_config.normEps));
+  auto normed = m_hooks.fire(HookKind::Ln2Normalized, layer, norm(mid, w.ln2));
   auto mlpOut = m_hooks.fire(HookKind::MlpOut, layer, mlp(layer, normed));
   return m_hooks.fire(HookKind::ResidPost, layer, mid + mlpOut);
 }
@@ -346,7 +342,7 @@ at::Tensor Transformer::readout(const at::Tensor& finalResidual) const {
     throw ShapeError("final residual: expected [batch, pos, " + std::to_string(m_config.dModel) +
                      "], got " + shapeText(finalResidual.sizes()));
   }
-  return unembed(applyNorm(finalResidual, m_weights.lnFinal, m_config.norm, m_config.normEps));
+  return unembed(norm(finalResidual, m_weights.lnFinal));
 }
 
 void Transformer::setSkipped(int layer, Sublayer sublayer, bool skipped) {
@@ -370,7 +366,7 @@ at::Tensor Transformer::attention(int layer, const at::Tensor& x, const Context&
     auto out = at::zeros({B, T, D}, x.options());
     return w.b_O.defined() ? out + w.b_O : out;
   }
-  const auto qkv = project(x, w.W_QKV, w.b_QKV);  // [B, T, (H + 2 Hkv) E]
+  const auto qkv = linear(layer, x, w.W_QKV, w.b_QKV);  // [B, T, (H + 2 Hkv) E]
   auto q = m_hooks.fire(HookKind::Q, layer, qkv.narrow(2, 0, H * E).view({B, T, H, E}));
   auto k = m_hooks.fire(HookKind::K, layer, qkv.narrow(2, H * E, Hkv * E).view({B, T, Hkv, E}));
   auto v =
@@ -384,6 +380,11 @@ at::Tensor Transformer::attention(int layer, const at::Tensor& x, const Context&
   static const std::vector<int> kEvenGrouping;
   const auto& kvMap =
       m_config.kvHeadOfQuery.empty() ? kEvenGrouping : m_config.kvHeadOfQuery[layer];
+  if (m_rules && m_rules->attention == AttentionRule::AttnLrp) {
+    // The uniform rule on Q K^T: each factor takes half the scores' relevance.
+    q = scaleGradient(q, 0.5);
+    k = scaleGradient(k, 0.5);
+  }
   auto scores = attentionScores(q, k, scale, kvMap);  // [B, H, T, T]
   if (ctx.keyMask.defined()) {
     // The lowest finite value, not -inf: a row with every key hidden (a padding query) then
@@ -392,8 +393,16 @@ at::Tensor Transformer::attention(int layer, const at::Tensor& x, const Context&
   }
   scores = m_hooks.fire(HookKind::AttnScores, layer, std::move(scores));
   auto pattern = m_hooks.fire(HookKind::Pattern, layer, at::softmax(scores, -1));
-  auto z = m_hooks.fire(HookKind::Z, layer, attentionMix(pattern, v, kvMap));   // [B, T, H, E]
-  auto out = project(z.reshape({B, T, H * E}), w.W_O.view({H * E, D}), w.b_O);  // [B, T, D]
+  if (m_rules) {
+    if (m_rules->attention == AttentionRule::AttnLrp) {
+      pattern = scaleGradient(pattern, 0.5);  // the uniform rule on pattern V
+      v = scaleGradient(v, 0.5);
+    } else {
+      pattern = pattern.detach();  // CP-LRP: the pattern is a constant of the mix
+    }
+  }
+  auto z = m_hooks.fire(HookKind::Z, layer, attentionMix(pattern, v, kvMap));  // [B, T, H, E]
+  auto out = linear(layer, z.reshape({B, T, H * E}), w.W_O.view({H * E, D}), w.b_O);  // [B, T, D]
   if (m_hooks.active(HookKind::Result, layer)) {
     const auto result = at::einsum("bthe,hed->bthd", {z, w.W_O});  // [B, T, H, D]
     const auto fired = m_hooks.fire(HookKind::Result, layer, result);
@@ -417,14 +426,65 @@ at::Tensor Transformer::mlp(int layer, const at::Tensor& x) {
   }
   at::Tensor post;  // [B, T, F]
   if (m_config.gatedMlp) {
-    auto pre = m_hooks.fire(HookKind::MlpPre, layer, project(x, w.W_gate));
-    post = applyActivation(pre, m_config.activation) * project(x, w.W_in, w.b_in);
+    auto pre = m_hooks.fire(HookKind::MlpPre, layer, linear(layer, x, w.W_gate));
+    auto up = linear(layer, x, w.W_in, w.b_in);
+    auto gate = activate(pre);
+    if (m_rules) {
+      // The uniform rule: each factor of the gated product takes half its relevance.
+      gate = scaleGradient(gate, 0.5);
+      up = scaleGradient(up, 0.5);
+    }
+    post = gate * up;
   } else {
-    auto pre = m_hooks.fire(HookKind::MlpPre, layer, project(x, w.W_in, w.b_in));
-    post = applyActivation(pre, m_config.activation);
+    auto pre = m_hooks.fire(HookKind::MlpPre, layer, linear(layer, x, w.W_in, w.b_in));
+    post = activate(pre);
   }
   post = m_hooks.fire(HookKind::MlpPost, layer, std::move(post));
-  return project(post, w.W_out, w.b_out);
+  return linear(layer, post, w.W_out, w.b_out);
+}
+
+at::Tensor Transformer::embedPatches(const at::Tensor& pixels) const {
+  const auto& c = m_config;
+  if (m_rules && m_rules->gammaPatch > 0.0) {
+    // Non-overlapping patches make the convolution a linear layer on flattened patches, which
+    // the gamma rule's backward handles: [B, C, h S, w S] -> [B, h w, C S S].
+    const int64_t B = pixels.size(0), C = c.nChannels, S = c.patchSize;
+    const int64_t rows = pixels.size(2) / S, cols = pixels.size(3) / S;
+    const auto flat = pixels.narrow(2, 0, rows * S)
+                          .narrow(3, 0, cols * S)
+                          .reshape({B, C, rows, S, cols, S})
+                          .permute({0, 2, 4, 1, 3, 5})
+                          .reshape({B, rows * cols, C * S * S});
+    const auto w = m_weights.W_patch.reshape({c.dModel, C * S * S}).t();
+    return gammaLinear(flat, w, m_weights.b_patch, m_rules->gammaPatch, m_rules->epsilon);
+  }
+  const auto patches =
+      at::conv2d(pixels, m_weights.W_patch, m_weights.b_patch, {c.patchSize, c.patchSize});
+  return patches.flatten(2).transpose(1, 2);  // [B, N, D]
+}
+
+at::Tensor Transformer::linear(int layer, const at::Tensor& x, const at::Tensor& w,
+                               const at::Tensor& b) const {
+  if (m_rules) {
+    const double gamma = m_rules->gammaFor(layer);
+    if (gamma > 0.0) return gammaLinear(x, w, b, gamma, m_rules->epsilon);
+  }
+  return project(x, w, b);
+}
+
+at::Tensor Transformer::norm(const at::Tensor& x, const NormWeights& w) const {
+  if (m_rules) return normWithConstantScale(x, w, m_config.norm, m_config.normEps);
+  return applyNorm(x, w, m_config.norm, m_config.normEps);
+}
+
+at::Tensor Transformer::activate(const at::Tensor& pre) const {
+  auto post = applyActivation(pre, m_config.activation);
+  return m_rules ? identityRule(pre, post) : post;
+}
+
+void Transformer::setRelevanceRules(std::optional<RelevanceRules> rules) {
+  if (rules) rules->validate(m_config.nLayers);
+  m_rules = std::move(rules);
 }
 
 at::Tensor Transformer::unembed(at::Tensor x) const {
@@ -433,7 +493,7 @@ at::Tensor Transformer::unembed(at::Tensor x) const {
     const bool pooled = m_config.input == InputKind::Patches && !m_config.classToken;
     x = pooled ? x.mean(1) : x.select(1, 0);
   }
-  return project(x, m_weights.W_U, m_weights.b_U);
+  return linear(-1, x, m_weights.W_U, m_weights.b_U);
 }
 
 }  // namespace cs::models

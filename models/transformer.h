@@ -7,10 +7,12 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
+#include <optional>
 #include <vector>
 
 #include "hooks/hook_registry.h"
 #include "models/model.h"
+#include "models/relevance_rules.h"
 #include "models/transformer_config.h"
 #include "models/transformer_weights.h"
 
@@ -52,6 +54,12 @@ class Transformer final : public Model {
 
   c10::Device device() const;
   at::ScalarType dtype() const;
+  /// With rules set, forward passes keep their values but shape their backward for relevance
+  /// propagation in gradient-times-input form (models/relevance_rules.h); nullopt restores
+  /// plain gradients. ConfigError for rules that do not fit the model.
+  void setRelevanceRules(std::optional<RelevanceRules> rules);
+  const std::optional<RelevanceRules>& relevanceRules() const { return m_rules; }
+
   /// Moves and casts every weight (e.g. to CUDA, or to float64 for exact checks).
   void to(c10::Device device, at::ScalarType dtype);
 
@@ -66,11 +74,20 @@ class Transformer final : public Model {
   at::Tensor attention(int layer, const at::Tensor& x, const Context& ctx);
   at::Tensor mlp(int layer, const at::Tensor& x);
   at::Tensor unembed(at::Tensor x) const;
+  /// x W + b of block `layer` (-1: the head): the gamma rule's backward when rules ask for it.
+  at::Tensor linear(int layer, const at::Tensor& x, const at::Tensor& w,
+                    const at::Tensor& b = {}) const;
+  at::Tensor norm(const at::Tensor& x, const NormWeights& w) const;
+  /// The activation; the identity rule's backward under relevance rules.
+  at::Tensor activate(const at::Tensor& pre) const;
+  /// Patch embedding [B, C, H, W] -> [B, N, D] (a convolution, or the gamma rule's linear form).
+  at::Tensor embedPatches(const at::Tensor& pixels) const;
   void checkShapes() const;
 
   TransformerConfig m_config;
   TransformerWeights m_weights;
   hooks::HookRegistry m_hooks;
+  std::optional<RelevanceRules> m_rules;
   at::Tensor m_invFreq;  // [E/2] rotary inverse frequencies
 };
 
