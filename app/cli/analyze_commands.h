@@ -15,5 +15,6 @@ void addAnalyzeDivergenceCommands(CLI::App& analyze, const GlobalOptions& option
 void addAnalyzeMemoryHeadsCommands(CLI::App& analyze, const GlobalOptions& options);
 void addAnalyzeIntegratedGradientsCommands(CLI::App& analyze, const GlobalOptions& options);
 void addAnalyzeNeuronPathCommands(CLI::App& analyze, const GlobalOptions& options);
+void addAnalyzeRelevanceCommands(CLI::App& analyze, const GlobalOptions& options);
 
 }  // namespace cs::cli

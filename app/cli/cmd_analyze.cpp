@@ -18,6 +18,7 @@ void addAnalyzeCommand(CLI::App& app, const GlobalOptions& options) {
   addAnalyzeMemoryHeadsCommands(*analyze, options);
   addAnalyzeIntegratedGradientsCommands(*analyze, options);
   addAnalyzeNeuronPathCommands(*analyze, options);
+  addAnalyzeRelevanceCommands(*analyze, options);
   analyze->callback([analyze] {
     if (!analyze->get_subcommands().empty()) return;
     std::string names;
