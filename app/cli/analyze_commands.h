@@ -16,5 +16,6 @@ void addAnalyzeMemoryHeadsCommands(CLI::App& analyze, const GlobalOptions& optio
 void addAnalyzeIntegratedGradientsCommands(CLI::App& analyze, const GlobalOptions& options);
 void addAnalyzeNeuronPathCommands(CLI::App& analyze, const GlobalOptions& options);
 void addAnalyzeRelevanceCommands(CLI::App& analyze, const GlobalOptions& options);
+void addAnalyzeRelevancePruningCommands(CLI::App& analyze, const GlobalOptions& options);
 
 }  // namespace cs::cli

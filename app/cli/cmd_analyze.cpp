@@ -19,6 +19,7 @@ void addAnalyzeCommand(CLI::App& app, const GlobalOptions& options) {
   addAnalyzeIntegratedGradientsCommands(*analyze, options);
   addAnalyzeNeuronPathCommands(*analyze, options);
   addAnalyzeRelevanceCommands(*analyze, options);
+  addAnalyzeRelevancePruningCommands(*analyze, options);
   analyze->callback([analyze] {
     if (!analyze->get_subcommands().empty()) return;
     std::string names;
