@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -159,6 +161,76 @@ TEST(AnalyzeCli, NeuronPathOfADigitIsSavedAndItsRemovalLowersTheTarget) {
                            "digits-test", "--row", "3", "--scoring", "median"});
   EXPECT_NE(bad.exitCode, 0);
   EXPECT_THAT(bad.err, HasSubstr("--scoring takes paper or reference"));
+}
+
+// Relevance of a digit: the JSON and the saved table agree, conservation is reported per layer,
+// the explicit rules give the gradient form's answer, and a malformed gamma group is named.
+TEST(AnalyzeCli, RelevanceSavesInputAndLayerRelevanceAndExplicitRulesAgree) {
+  test::TempDir dir;
+  const auto file = (dir / "lrp.h5").string();
+  const auto j = test::stdoutJson(
+      runCli({"analyze", "relevance", "builtin:digits-vit", "--dataset", "digits-test", "--row",
+              "3", "--json", "--save", file, "--run", "digit3"}));
+  ASSERT_TRUE(j.contains("input")) << j.dump(2);
+  EXPECT_EQ(j["answer"], "5");
+  EXPECT_EQ(j["input"].size(), 17u);  // class token + 16 patches
+  EXPECT_EQ(j["residual_totals"].size(), 3u);
+  EXPECT_EQ(j["input_labels"][0], "[class]");
+  EXPECT_NE(j["rules"].get<std::string>().find("CP-LRP, gamma patch 0.25, linear 0.05"),
+            std::string::npos);
+  const auto table = data::readResultTable(file, "relevance", "digit3");
+  const auto& what = table.column("what").texts;
+  const auto& value = table.column("relevance").reals;
+  ASSERT_GE(what.size(), 17u + 64u);
+  for (std::size_t t = 0; t < 17; ++t) {
+    EXPECT_EQ(what[t], "input");
+    EXPECT_DOUBLE_EQ(value[t], j["input"][t].get<double>());
+  }
+  EXPECT_EQ(std::count(what.begin(), what.end(), "pixel"), 64);
+
+  const auto ref =
+      test::stdoutJson(runCli({"analyze", "relevance", "builtin:digits-vit", "--dataset",
+                               "digits-test", "--row", "3", "--json", "--explicit"}));
+  // float32 with the explicit rules' epsilon = 1e-6 against the gradient form's epsilon -> 0:
+  // agreement to 1% of the largest relevance (a wrong rule is off by its whole share).
+  double largest = 0.0;
+  for (std::size_t t = 0; t < 17; ++t)
+    largest = std::max(largest, std::abs(j["input"][t].get<double>()));
+  for (std::size_t t = 0; t < 17; ++t) {
+    EXPECT_NEAR(ref["input"][t].get<double>(), j["input"][t].get<double>(), 0.01 * largest);
+  }
+
+  const auto bad = runCli({"analyze", "relevance", "builtin:digits-vit", "--dataset", "digits-test",
+                           "--row", "3", "--gamma-group", "0-1"});
+  EXPECT_NE(bad.exitCode, 0);
+  EXPECT_THAT(bad.err, HasSubstr("--gamma-group takes FIRST-LAST:GAMMA"));
+}
+
+// Relevance pruning of heads: curves for the three orders, the bit table within its budget, and
+// the exported mask is one the prune command applies.
+TEST(AnalyzeCli, RelevancePruneReportsCurvesBitsAndExportsAMask) {
+  test::TempDir dir;
+  const auto mask = (dir / "heads.json").string();
+  const auto j = test::stdoutJson(
+      runCli({"analyze", "relevance-prune", "builtin:digits-vit", "--dataset", "digits-test",
+              "--reference", "digits-train", "--per-class", "2", "--component", "heads", "--rates",
+              "0,0.5,1", "--export-rate", "0.5", "--export-mask", mask, "--json"}));
+  ASSERT_TRUE(j.contains("curves")) << j.dump(2);
+  EXPECT_EQ(j["reference_examples"], 20);
+  ASSERT_EQ(j["curves"].size(), 3u);
+  for (const auto& curve : j["curves"]) {
+    EXPECT_EQ(curve["pruned"], json({0, 4, 8}));
+    EXPECT_DOUBLE_EQ(curve["accuracy"][0].get<double>(), j["unpruned_accuracy"].get<double>());
+  }
+  EXPECT_LE(j["mean_bits"].get<double>(), 6.0 + 1e-9);
+  ASSERT_EQ(j["layers"].size(), 8u);
+  const auto pruned = runCli({"prune", "builtin:digits-vit", "--mask", mask, "--dataset",
+                              "digits-test", "--runs", "1", "--warmup", "0", "--json"});
+  EXPECT_EQ(pruned.exitCode, 0) << pruned.err;
+  const auto bad = runCli({"analyze", "relevance-prune", "builtin:digits-vit", "--dataset",
+                           "digits-test", "--export-mask", mask});
+  EXPECT_NE(bad.exitCode, 0);
+  EXPECT_THAT(bad.err, HasSubstr("--export-mask and --export-rate go together"));
 }
 
 // Head divergence on the induction model with the first half of a repeated sequence replaced:
