@@ -1,0 +1,447 @@
+// The Local Interaction Basis: node-layer activations, Grams, the Jacobian basis from the last
+// node layer to the first, the squared-formula edges and the node-ablation curves.
+#include "analysis/local_interaction_basis.h"
+
+#include <torch/torch.h>
+
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <functional>
+
+#include "analysis/lib_sections.h"
+#include "core/error.h"
+
+namespace cs::analysis {
+
+namespace {
+
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+Eigen::MatrixXd toEigen(const at::Tensor& t) {
+  const auto c = t.to(at::kCPU, at::kDouble).contiguous();
+  return Eigen::Map<const RowMatrix>(c.data_ptr<double>(), c.size(0), c.size(1));
+}
+
+at::Tensor toTensor(const Eigen::MatrixXd& m) {
+  RowMatrix r = m;
+  return at::from_blob(r.data(), {r.rows(), r.cols()}, at::TensorOptions().dtype(at::kDouble))
+      .clone();
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Symmetric eigen-decomposition, descending, tiny negative eigenvalues made positive.
+void eigenDescending(const Eigen::MatrixXd& m, Eigen::VectorXd& values, Eigen::MatrixXd& vectors) {
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(0.5 * (m + m.transpose()));
+  if (solver.info() != Eigen::Success) throw NumericError("eigen-decomposition did not converge");
+  values = solver.eigenvalues().reverse().cwiseAbs();
+  vectors = solver.eigenvectors().rowwise().reverse();
+}
+
+// The rows of the dataset and the node layers' activations on them.
+struct Activations {
+  std::vector<at::Tensor> f;  // per node layer [N, P, n], float64
+  at::Tensor targets;         // [N] at the output position
+  std::int64_t rows = 0;
+};
+
+struct Accuracy {
+  double accuracy = 0.0;
+  double loss = 0.0;
+};
+
+Accuracy score(const at::Tensor& logits, const at::Tensor& targets) {
+  const auto l = logits.reshape({logits.size(0), -1});  // [N, V]
+  Accuracy a;
+  a.accuracy = l.argmax(1).eq(targets).to(at::kDouble).mean().item<double>();
+  a.loss = at::cross_entropy_loss(l, targets).item<double>();
+  return a;
+}
+
+class LibRun {
+ public:
+  LibRun(models::Transformer& model, const data::Dataset& dataset, const LibOptions& options,
+         Progress& progress)
+      : m_model(model),
+        m_dataset(dataset),
+        m_o(options),
+        m_progress(progress),
+        m_sections(model, options.outputPosition),
+        m_nodes(quadratureNodes(options.integration, options.integrationSteps)) {}
+
+  LibResult run();
+
+ private:
+  void collect();
+  void computeBasis(std::size_t layer);
+  void computeFinalBasis();
+  /// J [g, B, P_in, width] per group of g output directions (t, i) of the next node layer,
+  /// first = the group's first direction index t r + i, r = the next layer's directions.
+  using DirectionFn = std::function<void(const at::Tensor& J, std::int64_t first, std::int64_t r)>;
+  /// For every output direction of the next node layer, sum_k w_k d out_hat / d (alpha_k x) at
+  /// the rows x, where the section's input is toInput(alpha_k x).
+  void forEachDirection(std::size_t layer, const at::Tensor& x,
+                        const std::function<at::Tensor(const at::Tensor&)>& toInput,
+                        const DirectionFn& fn);
+  Eigen::MatrixXd jacobianGram(std::size_t layer);
+  Eigen::MatrixXd edgeMatrix(std::size_t layer);
+  void ablationCurves(std::size_t layer);
+  double truncation(double largest) const { return m_o.relativeTau ? m_o.tau * largest : m_o.tau; }
+  bool hasConstant(std::size_t layer) const { return m_index[layer] != m_sections.outputIndex(); }
+  // f-hat of the next node layer of `layer`, from the folded activations u of `layer`.
+  at::Tensor nextHat(std::size_t layer, const at::Tensor& u) const {
+    return at::matmul(m_sections.run(m_index[layer], m_index[layer + 1], u), m_C[layer + 1]);
+  }
+
+  models::Transformer& m_model;
+  const data::Dataset& m_dataset;
+  LibOptions m_o;
+  Progress& m_progress;
+  FoldedSections m_sections;
+  QuadratureNodes m_nodes;
+  std::vector<int> m_index;
+  Activations m_a;
+  std::vector<Eigen::MatrixXd> m_gram;
+  std::vector<Eigen::VectorXd> m_mean;
+  std::vector<at::Tensor> m_C, m_Cplus;  // as tensors for the passes
+  LibResult m_r;
+};
+
+void LibRun::collect() {
+  const auto rows = m_o.limit > 0 ? std::min(m_o.limit, m_dataset.size()) : m_dataset.size();
+  if (rows <= 0) throw ConfigError("LIB: the dataset has no rows");
+  std::vector<std::vector<at::Tensor>> parts(m_index.size());
+  std::vector<at::Tensor> targets;
+  torch::NoGradGuard noGrad;
+  for (std::int64_t begin = 0; begin < rows; begin += m_o.batchSize) {
+    m_progress.check();
+    const auto batch = m_dataset.batch(begin, std::min(m_o.batchSize, rows - begin));
+    if (!batch.targets.defined()) {
+      throw ConfigError("LIB needs a dataset with targets (" + m_dataset.describe() + ")");
+    }
+    if (batch.scorePositions.defined()) {
+      const auto T = batch.tokens.size(1);
+      const auto expected = m_o.outputPosition < 0 ? T - 1 : m_o.outputPosition;
+      if (batch.scorePositions.ne(expected).any().item<bool>()) {
+        throw ConfigError("LIB scores one output position (" + std::to_string(expected) +
+                          "); this dataset scores others");
+      }
+    }
+    targets.push_back(batch.targets.to(at::kCPU, at::kLong));
+    const models::ModelInput input{batch.tokens, batch.attentionMask, {}, batch.pixels};
+    auto u = m_sections.embed(m_model, input);
+    int at = 0;
+    for (std::size_t i = 0; i < m_index.size(); ++i) {
+      u = m_sections.run(at, m_index[i], u);
+      at = m_index[i];
+      parts[i].push_back(u);
+    }
+  }
+  for (auto& p : parts) m_a.f.push_back(at::cat(p, 0));
+  m_a.targets = at::cat(targets, 0);
+  m_a.rows = rows;
+  m_r.examples = rows;
+  m_r.positions = m_a.f.front().size(1);
+  const auto logits = m_sections.run(m_index.back(), m_sections.outputIndex(), m_a.f.back());
+  const auto base = score(logits, m_a.targets);
+  m_r.baseAccuracy = base.accuracy;
+  m_r.baseLoss = base.loss;
+}
+
+void LibRun::computeFinalBasis() {
+  const auto K = m_index.size() - 1;
+  auto& out = m_r.layers[K];
+  const auto& G = m_gram[K];
+  Eigen::VectorXd values;
+  Eigen::MatrixXd vectors;
+  eigenDescending(G, values, vectors);
+  out.gramEigenvalues = values;
+  if (m_o.rotateFinal) {
+    const auto tau = truncation(values.size() ? values[0] : 0.0);
+    Eigen::Index kept = 0;
+    while (kept < values.size() && values[kept] > tau) ++kept;
+    out.C = vectors.leftCols(kept);
+    out.Cplus = out.C.transpose();
+    out.lambda = values.head(kept);
+  } else {
+    out.C = Eigen::MatrixXd::Identity(G.rows(), G.cols());
+    out.Cplus = out.C;
+    out.lambda = G.diagonal();
+  }
+}
+
+void LibRun::forEachDirection(std::size_t layer, const at::Tensor& x,
+                              const std::function<at::Tensor(const at::Tensor&)>& toInput,
+                              const DirectionFn& fn) {
+  const auto B = x.size(0);
+  std::int64_t Pout = 0;
+  {
+    torch::NoGradGuard noGrad;
+    Pout = nextHat(layer, toInput(x.narrow(0, 0, 1))).size(1);
+  }
+  const auto r = m_C[layer + 1].size(1);
+  const auto directions = Pout * r;
+  // Several directions per backward pass: the rows are repeated once per direction and each copy
+  // seeds its own output direction, so one forward and one backward serve them all.
+  const auto group =
+      std::clamp<std::int64_t>(m_o.rowsPerPass / std::max<std::int64_t>(B, 1), 1, directions);
+  for (std::int64_t first = 0; first < directions; first += group) {
+    m_progress.check();
+    const auto g = std::min(group, directions - first);
+    at::Tensor J;
+    for (std::size_t k = 0; k < m_nodes.alphas.size(); ++k) {
+      const auto leaf = (m_nodes.alphas[k] * x).repeat({g, 1, 1}).detach().requires_grad_(true);
+      const auto out = nextHat(layer, toInput(leaf));  // [g B, Pout, r]
+      auto seed = at::zeros({g, B, Pout, r}, out.options());
+      for (std::int64_t j = 0; j < g; ++j) {
+        const auto d = first + j;
+        seed[j].select(1, d / r).select(1, d % r).fill_(1.0);
+      }
+      const auto grad = torch::autograd::grad({out}, {leaf}, {seed.view(out.sizes())})[0].view(
+          {g, B, x.size(1), x.size(2)});
+      J = J.defined() ? J + m_nodes.weights[k] * grad : m_nodes.weights[k] * grad;
+    }
+    fn(J, first, r);
+  }
+}
+
+Eigen::MatrixXd LibRun::jacobianGram(std::size_t layer) {
+  const auto& f = m_a.f[layer];
+  const auto N = f.size(0), Pin = f.size(1), n = f.size(2);
+  at::Tensor Mprime = at::zeros({n, n}, at::TensorOptions().dtype(at::kDouble));
+  for (std::int64_t begin = 0; begin < N; begin += m_o.batchSize) {
+    const auto x = f.narrow(0, begin, std::min(m_o.batchSize, N - begin));
+    forEachDirection(
+        layer, x, [](const at::Tensor& u) { return u; },
+        [&](const at::Tensor& J, std::int64_t, std::int64_t) {
+          const auto flat = J.reshape({-1, n});
+          Mprime.addmm_(flat.t(), flat);
+        });
+  }
+  return toEigen(Mprime / static_cast<double>(N * Pin));
+}
+
+void LibRun::computeBasis(std::size_t layer) {
+  const auto start = std::chrono::steady_clock::now();
+  auto& out = m_r.layers[layer];
+  const auto& G = m_gram[layer];
+  const auto n = G.rows();
+  const bool centre = m_o.centre && hasConstant(layer);
+  // Centring: f S with (f S)_j = f_j - mu_j c for every non-constant j; S^-1 adds mu back.
+  Eigen::MatrixXd S = Eigen::MatrixXd::Identity(n, n), Sinv = S;
+  if (centre) {
+    S.row(n - 1).head(n - 1) = -m_mean[layer].head(n - 1).transpose();
+    Sinv.row(n - 1).head(n - 1) = m_mean[layer].head(n - 1).transpose();
+  }
+  const Eigen::MatrixXd Gs = S.transpose() * G * S;
+  Eigen::VectorXd d;
+  Eigen::MatrixXd U;
+  eigenDescending(G, out.gramEigenvalues, U);
+  eigenDescending(Gs, d, U);
+  if (centre) {
+    // The constant coordinate is uncorrelated with the centred ones: its eigenvector goes first.
+    Eigen::Index constant = 0;
+    U.row(n - 1).cwiseAbs().maxCoeff(&constant);
+    if (constant != 0) {
+      Eigen::VectorXd u = U.col(constant);
+      const double dc = d[constant];
+      for (Eigen::Index j = constant; j > 0; --j) {
+        U.col(j) = U.col(j - 1);
+        d[j] = d[j - 1];
+      }
+      U.col(0) = u;
+      d[0] = dc;
+    }
+  }
+  const double tau = truncation(d.maxCoeff());
+  std::vector<Eigen::Index> keep;
+  for (Eigen::Index j = 0; j < d.size(); ++j) {
+    if (d[j] > tau || (centre && j == 0)) keep.push_back(j);
+  }
+  const auto r = static_cast<Eigen::Index>(keep.size());
+  Eigen::MatrixXd R(n, r), Rplus(r, n);
+  for (Eigen::Index j = 0; j < r; ++j) {
+    const auto col = keep[j];
+    R.col(j) = S * U.col(col) / std::sqrt(d[col]);
+    Rplus.row(j) = std::sqrt(d[col]) * U.col(col).transpose() * Sinv;
+  }
+  const Eigen::MatrixXd Mprime = jacobianGram(layer);
+  out.jacobianGram = Mprime;
+  const Eigen::MatrixXd M = Rplus * Mprime * Rplus.transpose();
+  Eigen::VectorXd lambda(r);
+  Eigen::MatrixXd V = Eigen::MatrixXd::Zero(r, r);
+  const Eigen::Index masked = centre ? 1 : 0;  // the constant direction stays first, unrotated
+  if (masked == 1) {
+    V(0, 0) = 1.0;
+    lambda[0] = M(0, 0);
+  }
+  if (r > masked) {
+    Eigen::VectorXd values;
+    Eigen::MatrixXd vectors;
+    eigenDescending(M.bottomRightCorner(r - masked, r - masked), values, vectors);
+    V.bottomRightCorner(r - masked, r - masked) = vectors;
+    lambda.tail(r - masked) = values;
+  }
+  const double lambdaTau = truncation(lambda.size() ? lambda.maxCoeff() : 0.0);
+  std::vector<Eigen::Index> kept;
+  for (Eigen::Index j = 0; j < r; ++j) {
+    if (j < masked || lambda[j] > lambdaTau) kept.push_back(j);
+  }
+  const auto rk = static_cast<Eigen::Index>(kept.size());
+  out.C.resize(n, rk);
+  out.Cplus.resize(rk, n);
+  out.lambda.resize(rk);
+  for (Eigen::Index j = 0; j < rk; ++j) {
+    const auto col = kept[j];
+    const double l = lambda[col];
+    out.lambda[j] = l;
+    out.C.col(j) = R * V.col(col) * std::sqrt(l);
+    out.Cplus.row(j) = V.col(col).transpose() * Rplus / std::sqrt(l);
+  }
+  out.seconds = secondsSince(start);
+}
+
+Eigen::MatrixXd LibRun::edgeMatrix(std::size_t layer) {
+  const auto& f = m_a.f[layer];
+  const auto N = f.size(0), Pin = f.size(1);
+  const auto& C = m_C[layer];
+  const auto& Cplus = m_Cplus[layer];
+  at::Tensor E = at::zeros({m_C[layer + 1].size(1), C.size(1)}, f.options());
+  for (std::int64_t begin = 0; begin < N; begin += m_o.batchSize) {
+    const auto hat = at::matmul(f.narrow(0, begin, std::min(m_o.batchSize, N - begin)), C);
+    forEachDirection(
+        layer, hat, [&](const at::Tensor& u) { return at::matmul(u, Cplus); },
+        [&](const at::Tensor& J, std::int64_t first, std::int64_t r) {
+          // Per direction (t, i) and row: sum over s of the weighted gradient times f_hat.
+          const auto inner = (J * hat.unsqueeze(0)).sum(2);  // [g, B, r_l]
+          const auto rows = at::arange(first, first + J.size(0), at::kLong).remainder(r);
+          E.index_add_(0, rows, inner.pow(2).sum(1));
+        });
+  }
+  return toEigen(E / static_cast<double>(N * Pin));
+}
+
+void LibRun::ablationCurves(std::size_t layer) {
+  torch::NoGradGuard noGrad;
+  const auto& f = m_a.f[layer];
+  const auto n = f.size(2);
+  const auto flat = f.reshape({-1, n});
+  const auto finish = [&](const at::Tensor& projected) {
+    return score(
+        m_sections.run(m_index[layer], m_sections.outputIndex(), projected.reshape(f.sizes())),
+        m_a.targets);
+  };
+  const auto trace = [&](const char* basis, const at::Tensor& C, const at::Tensor& Cplus) {
+    LibAblationCurve curve;
+    curve.layer = m_r.layers[layer].name;
+    curve.basis = basis;
+    const auto total = C.size(1);
+    for (const auto k : ablationSchedule(total)) {
+      m_progress.check();
+      // Every direction kept: the activations themselves, not C C+ (which would also drop
+      // what truncation removed).
+      const auto a =
+          k == total
+              ? finish(flat)
+              : finish(at::matmul(at::matmul(flat, C.narrow(1, 0, k)), Cplus.narrow(0, 0, k)));
+      curve.kept.push_back(k);
+      curve.accuracy.push_back(a.accuracy);
+      curve.loss.push_back(a.loss);
+    }
+    m_r.curves.push_back(std::move(curve));
+  };
+  trace("lib", m_C[layer], m_Cplus[layer]);
+  Eigen::VectorXd values;
+  Eigen::MatrixXd vectors;
+  eigenDescending(m_gram[layer], values, vectors);
+  const auto U = toTensor(vectors);
+  trace("pca", U, U.t());
+}
+
+LibResult LibRun::run() {
+  const auto& c = m_model.config();
+  if (m_o.nodeLayers.size() < 2) throw ConfigError("LIB needs at least two node layers");
+  if (!(m_o.tau >= 0.0)) throw ConfigError("LIB: tau must be >= 0");
+  if (m_o.batchSize <= 0) throw ConfigError("LIB: the batch size must be > 0");
+  for (const auto& name : m_o.nodeLayers) {
+    const auto node = parseNodeLayer(name, c.nLayers);
+    const int index = m_sections.streamIndex(node);
+    if (!m_index.empty() && index <= m_index.back()) {
+      throw ConfigError("LIB node layers must follow the model's order without repeats; \"" + name +
+                        "\" does not come after the one before it");
+    }
+    m_index.push_back(index);
+    LibNodeLayer layer;
+    layer.name = nodeLayerName(node);
+    layer.width = m_sections.width(index);
+    m_r.layers.push_back(std::move(layer));
+  }
+  m_r.dataset = m_dataset.describe();
+  m_r.basis = "jacobian";
+  m_r.integration = std::string(ruleName(m_o.integration));
+  m_r.centred = m_o.centre;
+  m_r.rotateFinal = m_o.rotateFinal;
+  m_r.tau = m_o.tau;
+
+  torch::AutoGradMode gradients(true);  // the Jacobians; collect() turns it off for itself
+  m_progress.setStage("LIB: node layer activations");
+  collect();
+  for (const auto& f : m_a.f) {
+    const auto flat = f.reshape({-1, f.size(2)});
+    m_gram.push_back(toEigen(at::mm(flat.t(), flat) / static_cast<double>(flat.size(0))));
+    m_mean.push_back(toEigen(flat.mean(0).unsqueeze(1)));
+    m_r.layers[m_gram.size() - 1].gram = m_gram.back();
+  }
+  const auto K = m_index.size() - 1;
+  m_C.resize(m_index.size());
+  m_Cplus.resize(m_index.size());
+  computeFinalBasis();
+  m_C[K] = toTensor(m_r.layers[K].C);
+  m_Cplus[K] = toTensor(m_r.layers[K].Cplus);
+  for (std::size_t l = K; l-- > 0;) {
+    m_progress.setStage("LIB: basis of " + m_r.layers[l].name);
+    computeBasis(l);
+    m_C[l] = toTensor(m_r.layers[l].C);
+    m_Cplus[l] = toTensor(m_r.layers[l].Cplus);
+    m_progress.setFraction(static_cast<double>(K - l) / static_cast<double>(K));
+  }
+  if (m_o.edges) {
+    for (std::size_t l = 0; l < K; ++l) {
+      m_progress.setStage("LIB: edges " + m_r.layers[l].name + " -> " + m_r.layers[l + 1].name);
+      const auto start = std::chrono::steady_clock::now();
+      m_r.edges.push_back(edgeMatrix(l));
+      m_r.edgeSeconds.push_back(secondsSince(start));
+    }
+  }
+  if (m_o.ablationCurves) {
+    for (std::size_t l = 0; l < m_index.size(); ++l) {
+      if (m_index[l] == m_sections.outputIndex()) continue;
+      m_progress.setStage("LIB: ablation curves of " + m_r.layers[l].name);
+      ablationCurves(l);
+    }
+  }
+  m_progress.setFraction(1.0);
+  return std::move(m_r);
+}
+
+}  // namespace
+
+std::vector<std::int64_t> ablationSchedule(std::int64_t n) {
+  std::vector<std::int64_t> ks;
+  for (std::int64_t k = 0; k < std::min<std::int64_t>(n, 10); ++k) ks.push_back(k);
+  for (std::int64_t k = 16; k < n; k *= 2) ks.push_back(k);
+  ks.push_back(n);
+  return ks;
+}
+
+LibResult computeLib(models::Transformer& model, const data::Dataset& dataset,
+                     const LibOptions& options, Progress& progress) {
+  LibRun run(model, dataset, options, progress);
+  return run.run();
+}
+
+}  // namespace cs::analysis

@@ -1,0 +1,48 @@
+// The Local Interaction Basis (ALGORITHMS.md section 9; The Local Interaction Basis, and Using
+// Degeneracy in the Loss Landscape for Mechanistic Interpretability; reference ApolloResearch/rib):
+// for chosen node layers, a basis in which activations are uncorrelated and ordered by their
+// influence on the next node layer (Jacobian basis), and the interaction graph between
+// consecutive bases. Gram matrices and eigen-decompositions in float64 (Eigen); the model is
+// evaluated in bias-folded float64 sections (analysis/lib_sections.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "analysis/quadrature.h"
+#include "analysis/results/lib_result.h"
+#include "core/progress.h"
+#include "data/dataset.h"
+#include "models/transformer.h"
+
+namespace cs::analysis {
+
+struct LibOptions {
+  /// Node layer names in stream order (parseNodeLayer); the last is usually "output".
+  std::vector<std::string> nodeLayers;
+  bool centre = false;       ///< centre all but the constant coordinate; constant direction first
+  bool rotateFinal = true;   ///< final node layer: eigenbasis of its Gram (true) or identity
+  double tau = 1e-15;        ///< eigenvalues <= tau are truncated
+  bool relativeTau = false;  ///< truncate at tau * the largest eigenvalue instead
+  QuadratureRule integration = QuadratureRule::Gradient;
+  int integrationSteps = 0;  ///< n of trapezoid / gauss-legendre, m of left-riemann
+  std::int64_t limit = 0;    ///< dataset rows used (0: all)
+  std::int64_t batchSize = 512;
+  /// Rows per backward pass of the Jacobians: batch rows times output directions served at once.
+  std::int64_t rowsPerPass = 4096;
+  std::int64_t outputPosition = -1;  ///< language models' output position (-1: the last)
+  bool edges = true;
+  bool ablationCurves = true;
+};
+
+/// Bases, edges and (optionally) node-ablation curves on `dataset` (fixed-length rows; the
+/// targets at the output position give the curves' accuracy). ConfigError for bad node layers
+/// (unknown, out of order, fewer than two) or options; cs::Cancelled when cancelled.
+LibResult computeLib(models::Transformer& model, const data::Dataset& dataset,
+                     const LibOptions& options, Progress& progress = noProgress());
+
+/// The node-ablation schedule for n directions: every k below 10, then powers of 2, then n.
+std::vector<std::int64_t> ablationSchedule(std::int64_t n);
+
+}  // namespace cs::analysis

@@ -1,0 +1,247 @@
+// The Local Interaction Basis (ALGORITHMS.md section 9): the folded sections reproduce the model,
+// C^T G C = diag(Lambda), C+ C = I, C+ M' C+^T = I, the final basis, E >= 0, rotate_final
+// invariance, the centred constant direction, the linear closed form, and the ablation curve's
+// last point is the unmodified model.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "analysis/lib_sections.h"
+#include "analysis/local_interaction_basis.h"
+#include "core/error.h"
+#include "models/layers.h"
+#include "models/random_checkpoint.h"
+#include "support/message_of.h"
+#include "support/rows_dataset.h"
+#include "support/tiny_models.h"
+
+namespace cs::analysis {
+namespace {
+
+// Token rows of one length whose target is the model's own prediction at the last position,
+// so the dataset has targets there.
+class PredictedRows final : public data::Dataset {
+ public:
+  PredictedRows(models::Transformer& model, at::Tensor tokens) : m_tokens(std::move(tokens)) {
+    torch::NoGradGuard noGrad;
+    m_targets = model.forward({m_tokens, {}, {}, {}}).select(1, m_tokens.size(1) - 1).argmax(-1);
+  }
+  std::int64_t size() const override { return m_tokens.size(0); }
+  data::EvalBatch batch(std::int64_t begin, std::int64_t count) const override {
+    count = std::min(count, size() - begin);
+    data::EvalBatch b;
+    b.tokens = m_tokens.narrow(0, begin, count);
+    b.targets = m_targets.narrow(0, begin, count);
+    b.scorePositions = at::full({count}, m_tokens.size(1) - 1, at::kLong);
+    return b;
+  }
+  std::string describe() const override { return "predicted rows"; }
+
+ private:
+  at::Tensor m_tokens, m_targets;
+};
+
+double maxAbs(const Eigen::MatrixXd& m) { return m.size() ? m.cwiseAbs().maxCoeff() : 0.0; }
+
+LibOptions options(std::vector<std::string> layers) {
+  LibOptions o;
+  o.nodeLayers = std::move(layers);
+  o.batchSize = 16;
+  return o;
+}
+
+TEST(LibSections, FoldedSectionsReproduceTheModel) {
+  struct Case {
+    std::unique_ptr<models::Transformer> model;
+    models::ModelInput input;
+  };
+  std::vector<Case> cases;
+  cases.push_back({test::tinyLm(1), {test::tinyTokens(3, 5, 1), {}, {}, {}}});
+  cases.push_back({test::tinyLm(2, "llama"), {test::tinyTokens(3, 5, 2), {}, {}, {}}});
+  cases.push_back({test::tinyVit(3), {{}, {}, {}, test::tinyImages(3, 3)}});
+  for (auto& [model, input] : cases) {
+    torch::NoGradGuard noGrad;
+    const FoldedSections sections(*model);
+    auto logits = model->forward(input);
+    if (logits.dim() == 3) logits = logits.select(1, logits.size(1) - 1);
+    const auto u = sections.embed(*model, input);
+    EXPECT_EQ(u.select(2, u.size(2) - 1).min().item<double>(), 1.0);
+    const auto folded = sections.run(0, sections.outputIndex(), u).squeeze(1);
+    EXPECT_LT((folded - logits).abs().max().item<double>(), 1e-12);
+    // Any split into sections gives the same.
+    const auto mid = sections.run(0, 3, u);
+    EXPECT_LT((sections.run(3, sections.outputIndex(), mid).squeeze(1) - logits)
+                  .abs()
+                  .max()
+                  .item<double>(),
+              1e-12);
+  }
+}
+
+TEST(LibSections, ActivationRootGivesOne) {
+  for (const auto a : {models::Activation::Relu, models::Activation::Gelu,
+                       models::Activation::GeluTanh, models::Activation::Silu}) {
+    const double r = activationRoot(a);
+    const auto y = models::applyActivation(at::tensor({r}, at::kDouble), a).item<double>();
+    EXPECT_NEAR(y, 1.0, 1e-14);
+  }
+  EXPECT_NEAR(activationRoot(models::Activation::Gelu), 1.144451, 1e-6);
+  EXPECT_NEAR(activationRoot(models::Activation::GeluTanh), 1.144630, 1e-6);
+}
+
+TEST(Lib, BasisInvariantsHoldOnATinyTransformer) {
+  auto model = test::tinyLm(4);
+  const PredictedRows rows(*model, test::tinyTokens(48, 4, 7));
+  auto o = options(
+      {"blocks.0.hook_resid_pre", "blocks.0.hook_resid_mid", "blocks.1.hook_resid_pre", "output"});
+  const auto r = computeLib(*model, rows, o);
+  ASSERT_EQ(r.layers.size(), 4u);
+  ASSERT_EQ(r.edges.size(), 3u);
+  for (std::size_t l = 0; l + 1 < r.layers.size(); ++l) {
+    const auto& L = r.layers[l];
+    SCOPED_TRACE(L.name);
+    ASSERT_GT(L.C.cols(), 1);
+    const Eigen::MatrixXd Lambda = L.lambda.asDiagonal();
+    const double scale = std::max(1.0, L.lambda.maxCoeff());
+    EXPECT_LT(maxAbs(L.C.transpose() * L.gram * L.C - Lambda), 1e-11 * scale);
+    const auto I = Eigen::MatrixXd::Identity(L.C.cols(), L.C.cols());
+    EXPECT_LT(maxAbs(L.Cplus * L.C - I), 1e-10);
+    EXPECT_LT(maxAbs(L.Cplus * L.jacobianGram * L.Cplus.transpose() - I), 1e-9);
+    for (Eigen::Index j = 1; j < L.lambda.size(); ++j) EXPECT_LE(L.lambda[j], L.lambda[j - 1]);
+  }
+  const auto& final = r.layers.back();
+  EXPECT_LT(maxAbs(final.C.transpose() * final.C -
+                   Eigen::MatrixXd::Identity(final.C.cols(), final.C.cols())),
+            1e-12);
+  for (const auto& E : r.edges) {
+    EXPECT_GE(E.minCoeff(), 0.0);
+    EXPECT_GT(E.maxCoeff(), 0.0);
+  }
+  EXPECT_EQ(r.edges[0].rows(), r.layers[1].C.cols());
+  EXPECT_EQ(r.edges[0].cols(), r.layers[0].C.cols());
+}
+
+TEST(Lib, UnrotatedFinalLayerIsTheIdentity) {
+  auto model = test::tinyLm(4);
+  const PredictedRows rows(*model, test::tinyTokens(16, 4, 7));
+  auto o = options({"blocks.1.hook_resid_pre", "output"});
+  o.rotateFinal = false;
+  const auto r = computeLib(*model, rows, o);
+  EXPECT_EQ(r.layers[1].C, Eigen::MatrixXd::Identity(16, 16));
+}
+
+TEST(Lib, RotatingTheFinalLayerChangesNoEarlierBasisNorEdge) {
+  auto model = test::tinyLm(5);
+  // A residual-stream final layer with more rows than width: its Gram has full rank and
+  // nothing is truncated (logits would not: they span only d + 1 directions).
+  const PredictedRows rows(*model, test::tinyTokens(64, 3, 8));
+  auto o =
+      options({"blocks.0.hook_resid_pre", "blocks.1.hook_resid_pre", "blocks.1.hook_resid_post"});
+  o.tau = 1e-10;
+  o.batchSize = 64;
+  o.ablationCurves = false;
+  const auto rotated = computeLib(*model, rows, o);
+  o.rotateFinal = false;
+  const auto plain = computeLib(*model, rows, o);
+  ASSERT_EQ(rotated.layers.back().C.cols(), 9);
+  for (std::size_t l = 0; l + 1 < rotated.layers.size(); ++l) {
+    const auto& a = rotated.layers[l].C;
+    const auto& b = plain.layers[l].C;
+    ASSERT_EQ(a.cols(), b.cols());
+    for (Eigen::Index j = 0; j < a.cols(); ++j) {
+      const double sign = a.col(j).dot(b.col(j)) < 0 ? -1.0 : 1.0;
+      EXPECT_LT((a.col(j) - sign * b.col(j)).cwiseAbs().maxCoeff(),
+                1e-6 * a.col(j).cwiseAbs().maxCoeff())
+          << rotated.layers[l].name << " direction " << j;
+    }
+  }
+  // Edges between earlier layers do not see the final rotation (squares of sums: the sign of a
+  // direction does not matter).
+  EXPECT_LT(maxAbs(rotated.edges[0] - plain.edges[0]), 1e-6 * maxAbs(plain.edges[0]));
+}
+
+TEST(Lib, CentredFirstDirectionIsConstantAndTheOthersHaveZeroMean) {
+  auto model = test::tinyLm(6);
+  const PredictedRows rows(*model, test::tinyTokens(40, 4, 9));
+  auto o = options({"blocks.1.hook_resid_pre", "output"});
+  o.centre = true;
+  const auto r = computeLib(*model, rows, o);
+  const auto& L = r.layers[0];
+  // f over the rows from the Gram alone is not enough: recompute the activations.
+  const FoldedSections sections(*model);
+  const auto batch = rows.batch(0, rows.size());
+  const auto u = sections.run(0, 2, sections.embed(*model, {batch.tokens, {}, {}, {}}));
+  const auto flat = u.reshape({-1, u.size(2)}).contiguous();
+  const Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> f(
+      flat.data_ptr<double>(), flat.size(0), flat.size(1));
+  const Eigen::MatrixXd hat = f * L.C;
+  EXPECT_LT((hat.col(0).array() - hat(0, 0)).abs().maxCoeff(), 1e-10);
+  EXPECT_GT(std::abs(hat(0, 0)), 1e-6);
+  for (Eigen::Index j = 1; j < hat.cols(); ++j) {
+    EXPECT_LT(std::abs(hat.col(j).mean()), 1e-9 * std::max(1.0, hat.col(j).cwiseAbs().maxCoeff()));
+  }
+}
+
+TEST(Lib, LinearSectionHasTheClosedFormJacobianGram) {
+  // No norms, every sublayer skipped: resid_pre 0 -> output is f [h, 1] times W = [W_U; b_U].
+  models::ModelShape shape;
+  shape.nLayers = 1;
+  shape.dModel = 6;
+  shape.nHeads = 2;
+  shape.dVocab = 5;
+  shape.nCtx = 4;
+  auto config = models::configForShape(shape);
+  config.norm = models::NormKind::None;
+  auto model = models::randomTransformer(config, 3, 0.5);
+  model->to(torch::kCPU, torch::kDouble);
+  model->weights().b_U = at::randn({5}, at::TensorOptions().dtype(at::kDouble));
+  model->setSkipped(0, models::Sublayer::Attention, true);
+  model->setSkipped(0, models::Sublayer::Mlp, true);
+  const PredictedRows rows(*model, test::tinyTokens(30, 1, 4).remainder(5));
+  auto o = options({"blocks.0.hook_resid_pre", "output"});
+  o.ablationCurves = false;
+  const auto r = computeLib(*model, rows, o);
+  Eigen::MatrixXd W(7, 5);
+  const auto wu = model->weights().W_U.contiguous();
+  const auto bu = model->weights().b_U.contiguous();
+  for (int i = 0; i < 6; ++i)
+    for (int j = 0; j < 5; ++j) W(i, j) = wu[i][j].item<double>();
+  for (int j = 0; j < 5; ++j) W(6, j) = bu[j].item<double>();
+  const Eigen::MatrixXd WC = W * r.layers[1].C;
+  EXPECT_LT(maxAbs(r.layers[0].jacobianGram - WC * WC.transpose()), 1e-12 * maxAbs(WC));
+}
+
+TEST(Lib, KeepingEveryDirectionIsTheUnmodifiedModel) {
+  auto model = test::tinyLm(4);
+  const PredictedRows rows(*model, test::tinyTokens(32, 4, 7));
+  const auto r = computeLib(*model, rows, options({"blocks.1.hook_resid_pre", "output"}));
+  ASSERT_EQ(r.curves.size(), 2u);
+  EXPECT_EQ(r.baseAccuracy, 1.0);  // the targets are the model's own predictions
+  for (const auto& curve : r.curves) {
+    EXPECT_EQ(curve.accuracy.back(), r.baseAccuracy) << curve.basis;
+    EXPECT_EQ(curve.kept.front(), 0);
+  }
+  EXPECT_EQ(ablationSchedule(40),
+            (std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 32, 40}));
+}
+
+TEST(Lib, ClearErrorsForBadNodeLayers) {
+  auto model = test::tinyLm(4);
+  const PredictedRows rows(*model, test::tinyTokens(8, 4, 7));
+  const auto message = [&](std::vector<std::string> layers) {
+    return test::messageOf<ConfigError>([&] { computeLib(*model, rows, options(layers)); });
+  };
+  EXPECT_NE(message({"output"}).find("at least two"), std::string::npos);
+  EXPECT_NE(message({"blocks.1.hook_resid_pre", "blocks.0.hook_resid_pre"}).find("order"),
+            std::string::npos);
+  EXPECT_NE(message({"blocks.7.hook_resid_pre", "output"}).find("is not blocks.L"),
+            std::string::npos);
+  EXPECT_NE(message({"blocks.0.hook_mlp_out", "output"}).find("is not blocks.L"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace cs::analysis
