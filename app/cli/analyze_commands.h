@@ -17,5 +17,6 @@ void addAnalyzeIntegratedGradientsCommands(CLI::App& analyze, const GlobalOption
 void addAnalyzeNeuronPathCommands(CLI::App& analyze, const GlobalOptions& options);
 void addAnalyzeRelevanceCommands(CLI::App& analyze, const GlobalOptions& options);
 void addAnalyzeRelevancePruningCommands(CLI::App& analyze, const GlobalOptions& options);
+void addAnalyzeLibCommands(CLI::App& analyze, const GlobalOptions& options);
 
 }  // namespace cs::cli

@@ -20,6 +20,7 @@ void addAnalyzeCommand(CLI::App& app, const GlobalOptions& options) {
   addAnalyzeNeuronPathCommands(*analyze, options);
   addAnalyzeRelevanceCommands(*analyze, options);
   addAnalyzeRelevancePruningCommands(*analyze, options);
+  addAnalyzeLibCommands(*analyze, options);
   analyze->callback([analyze] {
     if (!analyze->get_subcommands().empty()) return;
     std::string names;
