@@ -247,6 +247,13 @@ at::Tensor FoldedSections::unembed(const at::Tensor& u) const {
   return plus(models::project(x, m_w.W_U), scaledBias(m_w.b_U, c));
 }
 
+bool FoldedSections::positionwise(int from, int to) const {
+  for (int i = from; i < to; ++i) {
+    if (i < 2 * m_nLayers && i % 2 == 0 && !m_config.skipsAttention(i / 2)) return false;
+  }
+  return true;
+}
+
 at::Tensor FoldedSections::run(int from, int to, const at::Tensor& u) const {
   if (from < 0 || to > outputIndex() || from > to) {
     throw ConfigError("section from " + std::to_string(from) + " to " + std::to_string(to) +

@@ -52,6 +52,8 @@ class FoldedSections {
   /// Runs the sections from stream index `from` to `to` (from <= to) on u [N, P, width(from)].
   /// The output node layer is [N, P_out, V] (P_out = 1).
   at::Tensor run(int from, int to, const at::Tensor& u) const;
+  /// True when the section holds no attention step: each position maps on its own.
+  bool positionwise(int from, int to) const;
 
  private:
   at::Tensor attention(int layer, const at::Tensor& u) const;

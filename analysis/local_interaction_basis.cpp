@@ -81,7 +81,10 @@ class LibRun {
   void computeFinalBasis();
   /// J [g, B, P_in, width] per group of g output directions (t, i) of the next node layer,
   /// first = the group's first direction index t r + i, r = the next layer's directions.
-  using DirectionFn = std::function<void(const at::Tensor& J, std::int64_t first, std::int64_t r)>;
+  /// positionwise: the group's directions are output directions i seeded at every position at
+  /// once (a section without attention), and J holds each position's own Jacobian.
+  using DirectionFn = std::function<void(const at::Tensor& J, std::int64_t first, std::int64_t r,
+                                         bool positionwise)>;
   /// For every output direction of the next node layer, sum_k w_k d out_hat / d (alpha_k x) at
   /// the rows x, where the section's input is toInput(alpha_k x).
   void forEachDirection(std::size_t layer, const at::Tensor& x,
@@ -184,7 +187,11 @@ void LibRun::forEachDirection(std::size_t layer, const at::Tensor& x,
     Pout = nextHat(layer, toInput(x.narrow(0, 0, 1))).size(1);
   }
   const auto r = m_C[layer + 1].size(1);
-  const auto directions = Pout * r;
+  // A section without attention maps each position on its own: seeding direction i at every
+  // output position at once gives each position's own Jacobian without cross terms.
+  const bool positionwise =
+      m_o.positionwiseShortcut && m_sections.positionwise(m_index[layer], m_index[layer + 1]);
+  const auto directions = positionwise ? r : Pout * r;
   // Several directions per backward pass: the rows are repeated once per direction and each copy
   // seeds its own output direction, so one forward and one backward serve them all.
   const auto group =
@@ -199,13 +206,17 @@ void LibRun::forEachDirection(std::size_t layer, const at::Tensor& x,
       auto seed = at::zeros({g, B, Pout, r}, out.options());
       for (std::int64_t j = 0; j < g; ++j) {
         const auto d = first + j;
-        seed[j].select(1, d / r).select(1, d % r).fill_(1.0);
+        if (positionwise) {
+          seed[j].select(2, d).fill_(1.0);
+        } else {
+          seed[j].select(1, d / r).select(1, d % r).fill_(1.0);
+        }
       }
       const auto grad = torch::autograd::grad({out}, {leaf}, {seed.view(out.sizes())})[0].view(
           {g, B, x.size(1), x.size(2)});
       J = J.defined() ? J + m_nodes.weights[k] * grad : m_nodes.weights[k] * grad;
     }
-    fn(J, first, r);
+    fn(J, first, positionwise ? 1 : r, positionwise);
   }
 }
 
@@ -217,7 +228,7 @@ Eigen::MatrixXd LibRun::jacobianGram(std::size_t layer) {
     const auto x = f.narrow(0, begin, std::min(m_o.batchSize, N - begin));
     forEachDirection(
         layer, x, [](const at::Tensor& u) { return u; },
-        [&](const at::Tensor& J, std::int64_t, std::int64_t) {
+        [&](const at::Tensor& J, std::int64_t, std::int64_t, bool) {
           const auto flat = J.reshape({-1, n});
           Mprime.addmm_(flat.t(), flat);
         });
@@ -315,11 +326,16 @@ Eigen::MatrixXd LibRun::edgeMatrix(std::size_t layer) {
     const auto hat = at::matmul(f.narrow(0, begin, std::min(m_o.batchSize, N - begin)), C);
     forEachDirection(
         layer, hat, [&](const at::Tensor& u) { return at::matmul(u, Cplus); },
-        [&](const at::Tensor& J, std::int64_t first, std::int64_t r) {
-          // Per direction (t, i) and row: sum over s of the weighted gradient times f_hat.
-          const auto inner = (J * hat.unsqueeze(0)).sum(2);  // [g, B, r_l]
-          const auto rows = at::arange(first, first + J.size(0), at::kLong).remainder(r);
-          E.index_add_(0, rows, inner.pow(2).sum(1));
+        [&](const at::Tensor& J, std::int64_t first, std::int64_t r, bool positionwise) {
+          const auto terms = J * hat.unsqueeze(0);  // [g, B, P_in, r_l]
+          // Per direction (t, i) and row: the sum over input positions s, squared. A
+          // position-wise group holds every t at once, each only at s = t.
+          const auto squares =
+              positionwise ? terms.pow(2).sum(at::IntArrayRef{1, 2}) : terms.sum(2).pow(2).sum(1);
+          const auto rows = positionwise
+                                ? at::arange(first, first + J.size(0), at::kLong)
+                                : at::arange(first, first + J.size(0), at::kLong).remainder(r);
+          E.index_add_(0, rows, squares);
         });
   }
   return toEigen(E / static_cast<double>(N * Pin));
@@ -340,7 +356,7 @@ void LibRun::ablationCurves(std::size_t layer) {
     curve.layer = m_r.layers[layer].name;
     curve.basis = basis;
     const auto total = C.size(1);
-    for (const auto k : ablationSchedule(total)) {
+    for (const auto k : ablationSchedule(total, m_o.ablationBase)) {
       m_progress.check();
       // Every direction kept: the activations themselves, not C C+ (which would also drop
       // what truncation removed).
@@ -430,10 +446,18 @@ LibResult LibRun::run() {
 
 }  // namespace
 
-std::vector<std::int64_t> ablationSchedule(std::int64_t n) {
+std::vector<std::int64_t> ablationSchedule(std::int64_t n, double base) {
+  if (!(base > 1.0)) throw ConfigError("the ablation schedule's base must be > 1");
   std::vector<std::int64_t> ks;
   for (std::int64_t k = 0; k < std::min<std::int64_t>(n, 10); ++k) ks.push_back(k);
-  for (std::int64_t k = 16; k < n; k *= 2) ks.push_back(k);
+  // Base 2 gives 16, 32, 64, ...: the first power of the base past 9, then its multiples.
+  double next = 1.0;
+  while (next < 10.0) next *= base;
+  for (auto k = static_cast<std::int64_t>(std::ceil(next - 1e-9)); k < n;) {
+    ks.push_back(k);
+    next *= base;
+    k = std::max(k + 1, static_cast<std::int64_t>(std::ceil(next - 1e-9)));
+  }
   ks.push_back(n);
   return ks;
 }

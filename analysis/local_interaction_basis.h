@@ -32,6 +32,10 @@ struct LibOptions {
   /// Rows per backward pass of the Jacobians: batch rows times output directions served at once.
   std::int64_t rowsPerPass = 4096;
   std::int64_t outputPosition = -1;  ///< language models' output position (-1: the last)
+  /// Sections without attention map positions independently: one seed per output direction
+  /// serves every position (P times fewer passes). Off: one seed per (position, direction).
+  bool positionwiseShortcut = true;
+  double ablationBase = 2.0;  ///< node-ablation schedule: every k below 10, then k *= base
   bool edges = true;
   bool ablationCurves = true;
 };
@@ -42,7 +46,8 @@ struct LibOptions {
 LibResult computeLib(models::Transformer& model, const data::Dataset& dataset,
                      const LibOptions& options, Progress& progress = noProgress());
 
-/// The node-ablation schedule for n directions: every k below 10, then powers of 2, then n.
-std::vector<std::int64_t> ablationSchedule(std::int64_t n);
+/// The node-ablation schedule for n directions: every k below 10, then 16, 32, ... for base 2
+/// (k grows by at least 1 and by the factor `base` otherwise), then n.
+std::vector<std::int64_t> ablationSchedule(std::int64_t n, double base = 2.0);
 
 }  // namespace cs::analysis
