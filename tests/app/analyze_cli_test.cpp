@@ -233,6 +233,41 @@ TEST(AnalyzeCli, RelevancePruneReportsCurvesBitsAndExportsAMask) {
   EXPECT_THAT(bad.err, HasSubstr("--export-mask and --export-rate go together"));
 }
 
+// The Local Interaction Basis of the modular-addition model's last two node layers: the JSON and
+// the saved table agree; a dataset without targets and a bad node layer are named.
+TEST(AnalyzeCli, LibReportsBasesEdgesAndCurvesAndSavesThem) {
+  test::TempDir dir;
+  const auto file = (dir / "lib.h5").string();
+  const auto j = test::stdoutJson(
+      runCli({"analyze", "lib", "builtin:modadd", "--dataset", "modadd:p=113", "--limit", "64",
+              "--layers", "blocks.0.hook_resid_mid,blocks.0.hook_resid_post,output", "--json",
+              "--save", file, "--run", "tail"}));
+  ASSERT_TRUE(j.contains("layers")) << j.dump(2);
+  ASSERT_EQ(j["layers"].size(), 3u);
+  EXPECT_EQ(j["layers"][0]["width"], 129);
+  EXPECT_EQ(j["examples"], 64);
+  ASSERT_EQ(j["edges"].size(), 2u);
+  EXPECT_GT(j["edges"][0]["nonzero"].get<std::int64_t>(), 0);
+  ASSERT_EQ(j["curves"].size(), 4u);  // LIB and PCA for the two residual node layers
+  EXPECT_DOUBLE_EQ(j["curves"][0]["accuracy"].back().get<double>(),
+                   j["base_accuracy"].get<double>());
+  const auto table = data::readResultTable(file, "lib", "tail");
+  const auto& what = table.column("what").texts;
+  const auto lambdas = std::count(what.begin(), what.end(), "lambda");
+  std::int64_t kept = 0;
+  for (const auto& layer : j["layers"]) kept += layer["kept"].get<std::int64_t>();
+  EXPECT_EQ(lambdas, kept);
+
+  const auto noTargets = runCli({"analyze", "lib", "builtin:induction", "--dataset",
+                                 "induction:rows=8", "--layers", "blocks.1.hook_resid_pre,output"});
+  EXPECT_NE(noTargets.exitCode, 0);
+  EXPECT_THAT(noTargets.err, HasSubstr("LIB needs a dataset with targets"));
+  const auto badLayer = runCli({"analyze", "lib", "builtin:modadd", "--dataset", "modadd:p=113",
+                                "--layers", "blocks.0.hook_mlp_out,output"});
+  EXPECT_NE(badLayer.exitCode, 0);
+  EXPECT_THAT(badLayer.err, HasSubstr("is not blocks.L.hook_resid_pre"));
+}
+
 // Head divergence on the induction model with the first half of a repeated sequence replaced:
 // the selected heads go into a mask file that `prune` accepts and that cannot be compacted.
 TEST(AnalyzeCli, HeadDivergenceMaskFileIsAMaskThePruneCommandApplies) {
