@@ -76,6 +76,16 @@ class MainWindow : public QMainWindow {
   /// Per-layer importance bars and the drop curve; the residual-stream CKA heatmap.
   void runLayerImportance();
   void runResidualCka();
+  /// Layer-wise relevance propagation of the top prediction (current input, or the first test
+  /// image): input relevance, the per-layer conservation chart, head and neuron relevance.
+  void runRelevance();
+  /// Relevance over the evaluation set, then accuracy against the pruning rate (relevance,
+  /// random and magnitude orders) of the model without interventions. A chosen point becomes
+  /// the live mask with "Apply as mask" (one undoable step).
+  void runRelevancePruning(PruneUnit unit);
+  /// The influential neuron path of the current input (or the first test image): click a neuron
+  /// to zero-ablate it, Shift-click to enhance it, click again to restore it.
+  void runNeuronPath();
   /// Opens an HDF5 activation store in the activations browser (also one still being
   /// written: the browser refreshes every second). Errors go to an error box.
   void openRecording(const QString& path);
@@ -84,7 +94,8 @@ class MainWindow : public QMainWindow {
   /// Carries out the actions of step `index` of the open preset, one after another.
   void runDemoStep(int index);
   /// Saves the figure of a viewer dock ("attentionDock", "headGridDock", "attributionDock",
-  /// "layersDock", "ckaDock", "recordingDock") as PNG or SVG (by the file's extension), drawn as
+  /// "layersDock", "ckaDock", "recordingDock", "relevanceDock", "pruningCurveDock",
+  /// "neuronPathDock") as PNG or SVG (by the file's extension), drawn as
   /// it is on screen. False, with an error shown, when there is no such figure or no file.
   bool exportFigure(const QString& dockName, const QString& path);
   /// CPU or CUDA ("cpu", "cuda"); reloads the model there.
@@ -115,6 +126,9 @@ class MainWindow : public QMainWindow {
   void attributionShown();
   void layerChartsShown();
   void ckaShown();
+  void relevanceShown();
+  void pruningCurveShown();
+  void neuronPathShown();
   void recordingOpened(const QString& path);
   void demoStepFinished();
 
@@ -141,6 +155,12 @@ class MainWindow : public QMainWindow {
   /// showing the error when the input box does not parse.
   bool inputIdsForAnalysis(std::vector<std::int64_t>& ids);
   void markMaskedHeads();
+  /// The relevance analyses' docks, built from their results (main_window_relevance.cpp).
+  QWidget* relevancePanel(InputRelevance relevance);
+  QWidget* pruningCurvePanel(RelevancePruningCurves curves);
+  QWidget* neuronPathPanel(NeuronPathSummary path);
+  /// Click: zero-ablate the neuron (again: restore it); Shift-click: scale it by `factor`.
+  void toggleNeuron(int layer, std::int64_t neuron, bool enhance, double factor);
   void showChips();
   QDockWidget* viewerDock(const QString& name, const QString& title, QWidget* widget);
   void onJobStarted(int id, const QString& name);
@@ -162,6 +182,7 @@ class MainWindow : public QMainWindow {
   int m_metricsJob = 0;
   int m_measureJob = 0;
   int m_viewJob = 0;
+  int m_pruningJob = 0;  // its own id: a long curve is not cancelled by a quick view
 
   ModelTree* m_tree = nullptr;
   PrunePanel* m_prune = nullptr;

@@ -101,6 +101,13 @@ void MainWindow::buildMenus() {
   analyses->addAction(tr("Integrated gradients"), this, &MainWindow::runIntegratedGradients);
   analyses->addAction(tr("Layer importance and drop curve"), this, &MainWindow::runLayerImportance);
   analyses->addAction(tr("Residual-stream CKA"), this, &MainWindow::runResidualCka);
+  analyses->addSeparator();
+  analyses->addAction(tr("Relevance (LRP)"), this, &MainWindow::runRelevance);
+  analyses->addAction(tr("Relevance pruning curve (neurons)"), this,
+                      [this]() { runRelevancePruning(PruneUnit::Neurons); });
+  analyses->addAction(tr("Relevance pruning curve (heads)"), this,
+                      [this]() { runRelevancePruning(PruneUnit::Heads); });
+  analyses->addAction(tr("Neuron path"), this, &MainWindow::runNeuronPath);
 
   buildDemoMenu();
 

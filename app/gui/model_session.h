@@ -13,6 +13,7 @@
 
 #include "analysis/results/cka_result.h"
 #include "analysis/results/layer_similarity_result.h"
+#include "analysis/results/relevance_pruning_result.h"
 #include "core/progress.h"
 #include "hooks/mask_set.h"
 
@@ -23,6 +24,7 @@ class Tokenizer;
 namespace cs::models {
 class Transformer;
 struct ModelFingerprint;
+struct ModelInput;
 }  // namespace cs::models
 namespace cs::analysis {
 class AblationMeansCache;
@@ -118,6 +120,61 @@ struct HeadScores {
   Eigen::MatrixXd values;
 };
 
+/// Layer-wise relevance propagation of the top prediction for the current input: the relevance
+/// of every token (token and position embedding together) or of every pixel of the evaluation
+/// set's first image, the conservation report and the relevance of every head and MLP neuron.
+struct InputRelevance {
+  std::string title;    ///< short, for the figures: what is explained
+  std::string details;  ///< the target logit, the rules and the input total, for a caption
+  std::string rules;    ///< e.g. "AttnLRP, epsilon"
+  std::string target;   ///< e.g. "logit[17] at position 5 (token 17)"
+  double targetLogit = 0.0;
+  std::vector<std::string> tokens;
+  std::vector<double> tokenScores;  ///< per position; they sum to inputTotal
+  int imageWidth = 0;
+  int imageHeight = 0;
+  std::vector<std::uint8_t> rgb;  ///< as InputAttribution::rgb
+  Eigen::MatrixXd pixelScores;    ///< [height, width], summed over channels
+  /// Sum of relevance at h_0 .. h_L (blocks.l.hook_resid_pre, then the last resid_post), [L + 1].
+  std::vector<double> residualTotals;
+  double inputTotal = 0.0;  ///< embedding and position relevance together
+  Eigen::MatrixXd heads;    ///< [L, max H], NaN where there is no head
+  Eigen::MatrixXd neurons;  ///< [L, max d_ff], NaN where there is no neuron; 0 columns: no MLP
+};
+
+enum class PruneUnit { Neurons, Heads };
+
+/// Relevance-based pruning curves of the model without interventions: accuracy on the
+/// evaluation slice against the pruning rate for the relevance, random and magnitude orders,
+/// the relevance scores they were ranked by, and the mixed-precision table from the same pass.
+struct RelevancePruningCurves {
+  PruneUnit unit = PruneUnit::Neurons;
+  std::string rules;
+  std::string reference;  ///< the reference set and how many examples were used
+  std::int64_t referenceExamples = 0;
+  analysis::RelevancePruningResult result;  ///< curves: relevance first, then random, magnitude
+  /// The relevance scores of `unit` ([L, max d_ff] or [L, max H], NaN: no component): what a
+  /// curve point's mask is taken from (ModelSession::pruningMask).
+  Eigen::MatrixXd scores;
+  analysis::BitAllocation bits;  ///< levels 4, 6, 8 bits within a mean of 6
+};
+
+/// An influential neuron path for the current input, laid out for the neuron path viewer.
+struct NeuronPathSummary {
+  std::string title;          ///< short, for the figure: the path and its target
+  std::string details;        ///< JAS of both paths and what removing or enhancing them does
+  std::string target;         ///< e.g. "p[3] at the class token"
+  std::int64_t position = 0;  ///< the position whose neurons were scored
+  std::vector<int> layers;    ///< the path's layers (those with an MLP), ascending
+  /// Per path layer, the candidate score of each of its neurons (the layer's width).
+  std::vector<std::vector<double>> candidateScores;
+  std::vector<std::vector<std::int64_t>> path;            ///< per layer, best first
+  std::vector<std::vector<std::int64_t>> activationPath;  ///< the activation-argmax baseline
+  double pathScore = 0.0;  ///< joint attribution score (JAS) of each path
+  double activationPathScore = 0.0;
+  double enhanceFactor = 2.0;
+};
+
 class ModelSession {
  public:
   /// Loads a model folder or builtin:NAME with the loader the command line uses. A built-in
@@ -196,6 +253,24 @@ class ModelSession {
   /// The accuracy drop on the evaluation set when each head alone is zero-ablated on top of
   /// `masks`.
   HeadScores headAblation(const hooks::MaskSet& masks, Progress& progress);
+  /// Layer-wise relevance propagation (the model kind's default rules) of the top prediction
+  /// for `ids` (language models) or the evaluation set's first image, masks applied.
+  InputRelevance relevance(const std::vector<std::int64_t>& ids, const hooks::MaskSet& masks,
+                           Progress& progress);
+  /// Relevance over a reference set taken from the evaluation set (10 examples per class for
+  /// class labels; the first 64 rows for next-token targets), then the pruning curves of `unit`
+  /// on the evaluation slice (kEvalRows rows), of the model without interventions. ConfigError
+  /// for a set without targets or a model without such components.
+  RelevancePruningCurves relevancePruning(PruneUnit unit, Progress& progress);
+  /// The mask of one curve point: the floor(rate x total) least relevant components of
+  /// `curves.scores`, zero-ablated. No model runs (safe on the GUI thread). ConfigError for a
+  /// rate outside [0, 1].
+  static hooks::MaskSet pruningMask(const RelevancePruningCurves& curves, double rate);
+  /// The influential neuron path (one neuron per MLP layer, 20 Riemann points, paper scoring,
+  /// target probability) for `ids` at its last token (language models) or the class token of
+  /// the evaluation set's first image, masks applied. ConfigError for a model without MLPs.
+  NeuronPathSummary neuronPath(const std::vector<std::int64_t>& ids, const hooks::MaskSet& masks,
+                               Progress& progress);
 
  private:
   ModelSession();
@@ -207,6 +282,9 @@ class ModelSession {
   const hooks::AblationMeans* meansFor(const hooks::MaskSet& masks, Progress& progress);
   /// ConfigError for ids this language model cannot take (out of the vocabulary, too many).
   void checkIds(const std::vector<std::int64_t>& ids) const;
+  /// The input an analysis of one example reads: `ids` (checked) for language models, the
+  /// evaluation set's first image for image models.
+  models::ModelInput singleInput(const std::vector<std::int64_t>& ids) const;
 
   std::unique_ptr<models::Transformer> m_model;
   std::unique_ptr<data::Tokenizer> m_tokenizer;

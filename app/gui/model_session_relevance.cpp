@@ -1,0 +1,201 @@
+// The window's relevance analyses: layer-wise relevance propagation of one example, relevance-based
+// pruning curves over the evaluation set, and the influential neuron path of one example. Results
+// are plain std and Eigen data (app/gui/model_session.h), so the Qt side never sees libtorch.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "analysis/neuron_paths.h"
+#include "analysis/relevance.h"
+#include "analysis/relevance_pruning.h"
+#include "app/gui/model_session.h"
+#include "core/error.h"
+#include "data/dataset.h"
+#include "models/mask_application.h"
+#include "models/transformer.h"
+
+namespace cs::gui {
+
+namespace {
+
+// Reference examples per class for class-label sets, and rows for next-token sets: enough for
+// stable rankings (the known answer of docs/analyses.md uses 10 per class) in a few seconds.
+constexpr std::int64_t kReferencePerClass = 10;
+constexpr std::int64_t kReferenceRows = 64;
+
+std::string formatNumber(double value, int digits = 3) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, value);
+  return text;
+}
+
+// The first image of a [1, C, H, W] batch scaled to 0..255 (min-max over the image), row-major
+// RGB: normalised pixels are not displayable as they are.
+void displayImage(const at::Tensor& pixels, int& width, int& height,
+                  std::vector<std::uint8_t>& rgb) {
+  const auto image = pixels[0].to(at::kDouble).cpu();  // [C, H, W]
+  const auto lo = image.min().item<double>(), hi = image.max().item<double>();
+  const auto scaled = ((image - lo) / std::max(hi - lo, 1e-12) * 255.0).round().to(at::kByte);
+  const auto planes = scaled.size(0) == 1 ? scaled.expand({3, -1, -1}) : scaled.narrow(0, 0, 3);
+  const auto interleaved = planes.permute({1, 2, 0}).contiguous();  // [H, W, 3]
+  height = static_cast<int>(interleaved.size(0));
+  width = static_cast<int>(interleaved.size(1));
+  const auto* p = interleaved.data_ptr<std::uint8_t>();
+  rgb.assign(p, p + interleaved.numel());
+}
+
+analysis::PruneComponent componentOf(PruneUnit unit) {
+  return unit == PruneUnit::Neurons ? analysis::PruneComponent::Neurons
+                                    : analysis::PruneComponent::Heads;
+}
+
+}  // namespace
+
+models::ModelInput ModelSession::singleInput(const std::vector<std::int64_t>& ids) const {
+  models::ModelInput input;
+  if (m_model->config().input == models::InputKind::Patches) {
+    input.pixels = requireDataset().batch(0, 1).pixels;
+  } else {
+    checkIds(ids);
+    input.tokens = torch::tensor(ids, torch::kLong).unsqueeze(0);
+  }
+  return input;
+}
+
+InputRelevance ModelSession::relevance(const std::vector<std::int64_t>& ids,
+                                       const hooks::MaskSet& masks, Progress& progress) {
+  const auto& c = m_model->config();
+  const auto input = singleInput(ids);
+  const auto* means = meansFor(masks, progress);
+  progress.setStage("relevance (LRP)");
+  models::AppliedMasks applied(*m_model, masks, means);
+  const auto r = analysis::computeRelevance(*m_model, input, {}, progress);
+
+  InputRelevance out;
+  out.rules = r.rules;
+  out.targetLogit = r.targetLogit;
+  const bool classifier = c.head == models::HeadKind::Classifier;
+  const auto answer = classifier && r.answer < static_cast<std::int64_t>(c.classLabels.size())
+                          ? "class " + c.classLabels[static_cast<std::size_t>(r.answer)]
+                          : "token " + tokenLabel(r.answer);
+  out.target = r.target + " (" + answer + ")";
+  out.title = "LRP relevance of " + out.target;
+  out.details = out.target + " = " + formatNumber(r.targetLogit) + ", explained with " + r.rules +
+                "; relevance reaching the input: " + formatNumber(r.inputTotal);
+  out.residualTotals.assign(r.residualTotals.data(),
+                            r.residualTotals.data() + r.residualTotals.size());
+  out.inputTotal = r.inputTotal;
+  out.heads = r.heads;
+  out.neurons = r.neurons;
+  if (input.pixels.defined()) {
+    out.pixelScores = r.pixels;
+    displayImage(input.pixels, out.imageWidth, out.imageHeight, out.rgb);
+  } else {
+    // What enters at each position: its token embedding and its position embedding, so that
+    // the chips add up to the conservation chart's input total.
+    Eigen::VectorXd perPosition = r.input;
+    if (r.positions.size() == perPosition.size()) perPosition += r.positions;
+    out.tokenScores.assign(perPosition.data(), perPosition.data() + perPosition.size());
+    for (const auto id : ids) out.tokens.push_back(tokenLabel(id));
+  }
+  progress.setFraction(1.0);
+  return out;
+}
+
+RelevancePruningCurves ModelSession::relevancePruning(PruneUnit unit, Progress& progress) {
+  const auto& dataset = requireDataset();
+  const auto& c = m_model->config();
+  bool any = false;
+  for (int l = 0; l < c.nLayers; ++l) {
+    any = any || (unit == PruneUnit::Neurons ? !c.skipsMlp(l) && c.dMlp[l] > 0
+                                             : !c.skipsAttention(l) && c.nHeads[l] > 0);
+  }
+  if (!any) {
+    throw ConfigError(m_summary.source + " has no " +
+                      (unit == PruneUnit::Neurons ? "MLP neurons" : "attention heads") +
+                      " to prune; try the other pruning curve");
+  }
+  // Checked here so the message can say what to do; scoreByRelevance would refuse it too.
+  if (!dataset.batch(0, 1).targets.defined()) {
+    throw ConfigError(
+        "relevance pruning needs an evaluation set with targets (class labels or next-token "
+        "targets at a scored position), and " +
+        dataset.describe() +
+        " scores every next token instead. Open one with File > Open dataset (e.g. a .jsonl "
+        "prompt file, modadd or digits-test)");
+  }
+  const bool classes = c.head == models::HeadKind::Classifier;
+  analysis::RelevanceScoreOptions so;
+  so.perClass = classes ? kReferencePerClass : 0;
+  // A limit also for class labels, so that the scan stops once every class has its examples.
+  so.limit = classes ? kReferencePerClass * std::max(1, c.nClasses) : kReferenceRows;
+  so.batchSize = std::min<std::int64_t>(64, evalOptions().batchSize);
+  const auto scores = analysis::scoreByRelevance(*m_model, dataset, so, progress);
+
+  analysis::RelevancePruningOptions po;
+  po.component = componentOf(unit);
+  po.eval = evalOptions();
+  RelevancePruningCurves out;
+  out.unit = unit;
+  out.result = analysis::relevancePruningCurves(*m_model, scores, dataset, po, progress);
+  out.rules = scores.rules;
+  out.referenceExamples = scores.examples;
+  out.reference = std::to_string(scores.examples) + " examples of " + scores.dataset;
+  out.scores = unit == PruneUnit::Neurons ? scores.neurons : scores.heads;
+  out.bits = analysis::allocateBits(scores);
+  return out;
+}
+
+hooks::MaskSet ModelSession::pruningMask(const RelevancePruningCurves& curves, double rate) {
+  return analysis::pruningMask(curves.scores, componentOf(curves.unit), rate,
+                               analysis::PruneOrder::LeastRelevantFirst);
+}
+
+NeuronPathSummary ModelSession::neuronPath(const std::vector<std::int64_t>& ids,
+                                           const hooks::MaskSet& masks, Progress& progress) {
+  const auto& c = m_model->config();
+  analysis::NeuronPathOptions options;
+  for (int l = 0; l < c.nLayers; ++l) {
+    if (!c.skipsMlp(l) && c.dMlp[l] > 0) options.layers.push_back(l);
+  }
+  if (options.layers.empty()) {
+    throw ConfigError(m_summary.source +
+                      " has no MLP neurons, and a neuron path runs through MLP layers; open a "
+                      "model with MLPs (e.g. builtin:digits-vit or builtin:modadd)");
+  }
+  const auto input = singleInput(ids);
+  const auto* means = meansFor(masks, progress);
+  progress.setStage("neuron path");
+  models::AppliedMasks applied(*m_model, masks, means);
+  const auto r = analysis::findNeuronPath(*m_model, input, options, progress);
+
+  NeuronPathSummary out;
+  out.target = r.target;
+  out.position = r.position;
+  out.layers = r.layers;
+  out.path = r.path;
+  out.activationPath = r.activationPath;
+  out.pathScore = r.pathScore.score;
+  out.activationPathScore = r.activationPathScore.score;
+  out.enhanceFactor = r.enhanceFactor;
+  for (std::size_t i = 0; i < r.layers.size(); ++i) {
+    const auto row = static_cast<Eigen::Index>(i);
+    const auto width = std::min<Eigen::Index>(c.dMlp[r.layers[i]], r.candidateScores.cols());
+    auto& scores = out.candidateScores.emplace_back();
+    for (Eigen::Index n = 0; n < width; ++n) scores.push_back(r.candidateScores(row, n));
+  }
+  const auto& e = r.pathEffect;
+  const auto& b = r.activationPathEffect;
+  out.title = "neuron path for " + r.target;
+  out.details = "JAS " + formatNumber(out.pathScore, 4) + " (activation path " +
+                formatNumber(out.activationPathScore, 4) + "). p = " + formatNumber(e.clean) +
+                "; with the path removed " + formatNumber(e.removed) + ", enhanced x" +
+                formatNumber(r.enhanceFactor, 1) + " " + formatNumber(e.enhanced) +
+                " (activation path: " + formatNumber(b.removed) + ", " + formatNumber(b.enhanced) +
+                ").";
+  progress.setFraction(1.0);
+  return out;
+}
+
+}  // namespace cs::gui
