@@ -9,6 +9,7 @@
 
 #include "app/gui/intervention_stack.h"
 #include "app/gui/main_window.h"
+#include "app/gui/prune_panel.h"
 #include "models/loaders/builtin_models.h"
 
 namespace cs::gui {
@@ -47,20 +48,27 @@ void MainWindow::buildMenus() {
     if (!path.isEmpty()) openRecording(path);
   });
   file->addSeparator();
-  file->addAction(tr("Export mask..."), this, [this]() {
+  auto* exportMaskAction = file->addAction(tr("Export mask..."), this, [this]() {
     const auto path =
         QFileDialog::getSaveFileName(this, tr("Export mask"), QString(), tr("Mask files (*.json)"));
     if (!path.isEmpty()) exportMask(path);
   });
-  file->addAction(tr("Import mask..."), this, [this]() {
+  auto* importMaskAction = file->addAction(tr("Import mask..."), this, [this]() {
     const auto path =
         QFileDialog::getOpenFileName(this, tr("Import mask"), QString(), tr("Mask files (*.json)"));
     if (!path.isEmpty()) importMask(path);
   });
-  file->addAction(tr("Export pruned model..."), this, [this]() {
+  auto* exportPrunedAction = file->addAction(tr("Export pruned model..."), this, [this]() {
     const auto folder = QFileDialog::getExistingDirectory(this, tr("Folder for the pruned model"));
     if (!folder.isEmpty()) exportPruned(folder);
   });
+  exportMaskAction->setObjectName(QStringLiteral("exportMaskAction"));
+  importMaskAction->setObjectName(QStringLiteral("importMaskAction"));
+  exportPrunedAction->setObjectName(QStringLiteral("exportPrunedAction"));
+  // The prune panel's buttons do what the menu entries do.
+  connect(m_prune, &PrunePanel::exportMaskRequested, exportMaskAction, &QAction::trigger);
+  connect(m_prune, &PrunePanel::importMaskRequested, importMaskAction, &QAction::trigger);
+  connect(m_prune, &PrunePanel::exportPrunedRequested, exportPrunedAction, &QAction::trigger);
   file->addSeparator();
   file->addAction(tr("Quit"), this, &QWidget::close);
 
