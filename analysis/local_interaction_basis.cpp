@@ -418,26 +418,27 @@ LibResult LibRun::run() {
   computeFinalBasis();
   m_C[K] = toTensor(m_r.layers[K].C);
   m_Cplus[K] = toTensor(m_r.layers[K].Cplus);
+  m_progress.setStage("LIB: bases");
   for (std::size_t l = K; l-- > 0;) {
-    m_progress.setStage("LIB: basis of " + m_r.layers[l].name);
     computeBasis(l);
     m_C[l] = toTensor(m_r.layers[l].C);
     m_Cplus[l] = toTensor(m_r.layers[l].Cplus);
     m_progress.setFraction(static_cast<double>(K - l) / static_cast<double>(K));
   }
   if (m_o.edges) {
+    m_progress.setStage("LIB: edges");
     for (std::size_t l = 0; l < K; ++l) {
-      m_progress.setStage("LIB: edges " + m_r.layers[l].name + " -> " + m_r.layers[l + 1].name);
       const auto start = std::chrono::steady_clock::now();
       m_r.edges.push_back(edgeMatrix(l));
       m_r.edgeSeconds.push_back(secondsSince(start));
+      m_progress.setFraction(static_cast<double>(l + 1) / static_cast<double>(K));
     }
   }
   if (m_o.ablationCurves) {
+    m_progress.setStage("LIB: node-ablation curves");
     for (std::size_t l = 0; l < m_index.size(); ++l) {
-      if (m_index[l] == m_sections.outputIndex()) continue;
-      m_progress.setStage("LIB: ablation curves of " + m_r.layers[l].name);
-      ablationCurves(l);
+      if (m_index[l] != m_sections.outputIndex()) ablationCurves(l);
+      m_progress.setFraction(static_cast<double>(l + 1) / static_cast<double>(m_index.size()));
     }
   }
   m_progress.setFraction(1.0);

@@ -86,6 +86,10 @@ class MainWindow : public QMainWindow {
   /// The influential neuron path of the current input (or the first test image): click a neuron
   /// to zero-ablate it, Shift-click to enhance it, click again to restore it.
   void runNeuronPath();
+  /// The Local Interaction Basis of the model without interventions on the first `rows` rows of
+  /// the evaluation set: the interaction graph with a threshold slider, the Lambda and Gram
+  /// spectra, and the LIB-vs-PCA node-ablation curves, in the "libDock" dock.
+  void runLocalInteractionBasis(std::int64_t rows = ModelSession::kLibRows);
   /// Opens an HDF5 activation store in the activations browser (also one still being
   /// written: the browser refreshes every second). Errors go to an error box.
   void openRecording(const QString& path);
@@ -95,7 +99,7 @@ class MainWindow : public QMainWindow {
   void runDemoStep(int index);
   /// Saves the figure of a viewer dock ("attentionDock", "headGridDock", "attributionDock",
   /// "layersDock", "ckaDock", "recordingDock", "relevanceDock", "pruningCurveDock",
-  /// "neuronPathDock") as PNG or SVG (by the file's extension), drawn as
+  /// "neuronPathDock", "libDock") as PNG or SVG (by the file's extension), drawn as
   /// it is on screen. False, with an error shown, when there is no such figure or no file.
   bool exportFigure(const QString& dockName, const QString& path);
   /// CPU or CUDA ("cpu", "cuda"); reloads the model there.
@@ -129,6 +133,7 @@ class MainWindow : public QMainWindow {
   void relevanceShown();
   void pruningCurveShown();
   void neuronPathShown();
+  void libShown();
   void recordingOpened(const QString& path);
   void demoStepFinished();
 
@@ -159,6 +164,8 @@ class MainWindow : public QMainWindow {
   QWidget* relevancePanel(InputRelevance relevance);
   QWidget* pruningCurvePanel(RelevancePruningCurves curves);
   QWidget* neuronPathPanel(NeuronPathSummary path);
+  /// The Local Interaction Basis dock, built from its result (main_window_lib.cpp).
+  QWidget* libPanel(analysis::LibResult lib);
   /// Click: zero-ablate the neuron (again: restore it); Shift-click: scale it by `factor`.
   void toggleNeuron(int layer, std::int64_t neuron, bool enhance, double factor);
   void showChips();
@@ -183,6 +190,7 @@ class MainWindow : public QMainWindow {
   int m_measureJob = 0;
   int m_viewJob = 0;
   int m_pruningJob = 0;  // its own id: a long curve is not cancelled by a quick view
+  int m_libJob = 0;      // likewise for the Local Interaction Basis
 
   ModelTree* m_tree = nullptr;
   PrunePanel* m_prune = nullptr;

@@ -116,6 +116,9 @@ void MainWindow::buildMenus() {
   analyses->addAction(tr("Relevance pruning curve (heads)"), this,
                       [this]() { runRelevancePruning(PruneUnit::Heads); });
   analyses->addAction(tr("Neuron path"), this, &MainWindow::runNeuronPath);
+  analyses->addSeparator();
+  analyses->addAction(tr("Local Interaction Basis"), this,
+                      [this]() { runLocalInteractionBasis(); });
 
   buildDemoMenu();
 

@@ -13,6 +13,7 @@
 
 #include "analysis/results/cka_result.h"
 #include "analysis/results/layer_similarity_result.h"
+#include "analysis/results/lib_result.h"
 #include "analysis/results/relevance_pruning_result.h"
 #include "core/progress.h"
 #include "hooks/mask_set.h"
@@ -190,6 +191,9 @@ class ModelSession {
 
   /// Rows of the evaluation set the live metrics use (the whole set when it is smaller).
   static constexpr std::int64_t kEvalRows = 512;
+  /// Rows of the evaluation set the Local Interaction Basis uses by default: tens of seconds on
+  /// two cores for the built-in models.
+  static constexpr std::int64_t kLibRows = 128;
 
   const ModelSummary& summary() const { return m_summary; }
   const std::string& device() const { return m_device; }
@@ -271,6 +275,13 @@ class ModelSession {
   /// the evaluation set's first image, masks applied. ConfigError for a model without MLPs.
   NeuronPathSummary neuronPath(const std::vector<std::int64_t>& ids, const hooks::MaskSet& masks,
                                Progress& progress);
+  /// The Local Interaction Basis (analyze lib's default node layers: every block's resid_pre
+  /// and resid_mid, the last resid_post, the output) on the first `rows` rows of the evaluation
+  /// set, of the model without interventions: Lambda and the Gram spectrum per node layer, the
+  /// edges and the LIB / PCA node-ablation curves. The bases and Gram matrices are left empty
+  /// (lambda has one entry per kept direction). ConfigError for a set without targets or with
+  /// rows of different lengths.
+  analysis::LibResult localInteractionBasis(std::int64_t rows, Progress& progress);
 
  private:
   ModelSession();

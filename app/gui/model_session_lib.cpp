@@ -1,0 +1,84 @@
+// The window's Local Interaction Basis: computeLib on the first rows of the evaluation set with
+// the command line's default node layers, of the model without interventions. The checks here
+// repeat the analysis' own so that the message can say what the user can do in the window.
+#include <torch/torch.h>
+
+#include <algorithm>
+
+#include "analysis/local_interaction_basis.h"
+#include "app/gui/model_session.h"
+#include "core/error.h"
+#include "data/dataset.h"
+#include "models/transformer.h"
+
+namespace cs::gui {
+
+namespace {
+
+// Every block's resid_pre and resid_mid, the last resid_post and the output, as `analyze lib`
+// chooses by default: for a one-layer model the paper's "before attention, before the MLP,
+// before the unembedding, output".
+std::vector<std::string> defaultNodeLayers(int nLayers) {
+  std::vector<std::string> names;
+  for (int l = 0; l < nLayers; ++l) {
+    names.push_back("blocks." + std::to_string(l) + ".hook_resid_pre");
+    names.push_back("blocks." + std::to_string(l) + ".hook_resid_mid");
+  }
+  if (nLayers > 0) names.push_back("blocks." + std::to_string(nLayers - 1) + ".hook_resid_post");
+  names.push_back("output");
+  return names;
+}
+
+// ConfigError for rows the analysis cannot take: no targets, padding, or scored positions other
+// than the last (the analysis reads one output position for every row).
+void checkRows(const data::EvalBatch& batch, const std::string& described) {
+  const std::string hint =
+      ". Open a set of fixed-length rows with a target at the last position with File > Open "
+      "dataset (e.g. modadd:p=113, or a .jsonl prompt file whose prompts have one length)";
+  if (!batch.targets.defined()) {
+    throw ConfigError(
+        "the Local Interaction Basis needs an evaluation set with targets (class labels or a "
+        "next-token target at the last position), and " +
+        described + " scores every next token instead" + hint);
+  }
+  if (batch.attentionMask.defined() && batch.attentionMask.eq(0).any().item<bool>()) {
+    throw ConfigError("the Local Interaction Basis needs rows of one length, and the rows of " +
+                      described + " vary in length (they are padded)" + hint);
+  }
+  if (batch.scorePositions.defined() && batch.tokens.defined() &&
+      batch.scorePositions.ne(batch.tokens.size(1) - 1).any().item<bool>()) {
+    throw ConfigError("the Local Interaction Basis scores the last position of every row, and " +
+                      described + " scores other positions (rows of different lengths)" + hint);
+  }
+}
+
+}  // namespace
+
+analysis::LibResult ModelSession::localInteractionBasis(std::int64_t rows, Progress& progress) {
+  if (rows <= 0) throw ConfigError("the Local Interaction Basis needs at least one row");
+  const auto& dataset = requireDataset();
+  const auto used = std::min(rows, dataset.size());
+  progress.setStage("LIB: checking the evaluation rows");
+  {
+    torch::NoGradGuard noGrad;
+    checkRows(dataset.batch(0, used), dataset.describe());
+  }
+  analysis::LibOptions options;
+  options.nodeLayers = defaultNodeLayers(m_model->config().nLayers);
+  options.limit = used;
+  // One batch: the rows checked above are exactly the rows the analysis concatenates.
+  options.batchSize = used;
+  auto r = analysis::computeLib(*m_model, dataset, options, progress);
+  // The dock shows spectra, edges and curves; the bases and Gram matrices ([n, n] per node layer)
+  // would only travel to the GUI thread and sit there.
+  // lambda keeps one entry per kept direction.
+  for (auto& layer : r.layers) {
+    layer.C.resize(0, 0);
+    layer.Cplus.resize(0, 0);
+    layer.gram.resize(0, 0);
+    layer.jacobianGram.resize(0, 0);
+  }
+  return r;
+}
+
+}  // namespace cs::gui
