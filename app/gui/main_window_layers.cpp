@@ -77,7 +77,8 @@ void MainWindow::runResidualCka() {
         viewers::HeatmapData data;
         data.values = r.cka;
         for (std::size_t i = 0; i < r.hooks.size(); ++i) {
-          data.rowLabels.push_back("h" + std::to_string(i));
+          // Appended, not "h" + std::to_string(i): GCC 12 warns falsely (-Wrestrict) on that.
+          data.rowLabels.push_back(std::string("h").append(std::to_string(i)));
         }
         data.columnLabels = data.rowLabels;
         data.rowTitle = "residual stream";

@@ -13,8 +13,10 @@
 #include "analysis/relevance_explicit.h"
 #include "core/error.h"
 #include "models/layers.h"
+#include "models/loaders/hf_loader.h"
 #include "models/random_checkpoint.h"
 #include "support/message_of.h"
+#include "support/test_support.h"
 #include "support/tiny_models.h"
 
 namespace cs::analysis {
@@ -287,6 +289,34 @@ TEST(Relevance, HeadAndNeuronTablesCarryTheirSublayersOutputRelevance) {
     EXPECT_GT(std::abs(mlp), 1e-6);
     EXPECT_NEAR(r.neurons.row(l).sum(), mlp, 1e-9) << "layer " << l;
     EXPECT_NEAR(r.heads.row(l).sum(), attn, 1e-9) << "layer " << l;
+  }
+}
+
+// The Hugging Face fixtures (GPT-2, Llama with grouped-query attention and rotary positions,
+// ViT) loaded from disk: the gradient form runs with each family's default rules, the forward
+// pass is unchanged, and on GPT-2 in float64 it equals the explicit rules.
+TEST(Relevance, RunsOnTheHuggingFaceFixtures) {
+  for (const std::string name : {"gpt2-tiny", "llama-tiny", "vit-tiny"}) {
+    SCOPED_TRACE(name);
+    auto model = models::loadHfModel(test::dataPath("hf/" + name));
+    model->to(torch::kCPU, torch::kDouble);
+    const auto& c = model->config();
+    models::ModelInput input;
+    if (c.input == models::InputKind::Patches) {
+      input.pixels = at::randn({1, c.nChannels, c.imageSize, c.imageSize}, at::kDouble);
+    } else {
+      input.tokens = at::randint(0, c.dVocab, {1, 7}, at::TensorOptions().dtype(at::kLong));
+    }
+    const auto r = computeRelevance(*model, input);
+    EXPECT_TRUE(r.input.allFinite());
+    EXPECT_TRUE(r.residual.allFinite());
+    EXPECT_GT(r.input.cwiseAbs().maxCoeff(), 0.0);
+    EXPECT_EQ(r.residual.rows(), c.nLayers + 1);
+    if (name == "gpt2-tiny") {
+      const auto ref = explicitRelevance(*model, input, {}, 1e-12);
+      EXPECT_LT(maxAbsDiff(r.input, ref.input), 1e-6 * std::abs(r.targetLogit));
+      EXPECT_LT(maxAbsDiff(r.heads, ref.heads), 1e-6 * std::abs(r.targetLogit));
+    }
   }
 }
 
