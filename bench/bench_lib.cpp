@@ -44,17 +44,16 @@ class RandomRows final : public data::Dataset {
 };
 
 nlohmann::json measure(int width, int length, std::int64_t rows) {
-  models::TransformerConfig c;
-  c.family = "toy";
-  c.nLayers = 1;
-  c.dModel = width;
-  c.dHead = width / 4;
-  c.setUniform(4, 4, 4 * width);
-  c.nCtx = 64;
-  c.dVocab = 114;
+  models::ModelShape shape;
+  shape.nLayers = 1;
+  shape.dModel = width;
+  shape.nHeads = 4;
+  shape.dMlp = 4 * width;
+  shape.dVocab = 114;
+  shape.nCtx = 64;
+  auto c = models::configForShape(shape);  // GPT-2 layout, then the modular-addition choices
   c.norm = models::NormKind::None;
   c.activation = models::Activation::Relu;
-  c.mlpBias = true;
   auto model = models::randomTransformer(c, 0, 1.0 / std::sqrt(static_cast<double>(width)));
   const RandomRows data(*model, rows, length, c.dVocab);
   analysis::LibOptions o;
