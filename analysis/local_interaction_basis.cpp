@@ -447,6 +447,17 @@ LibResult LibRun::run() {
 
 }  // namespace
 
+std::vector<std::string> defaultLibNodeLayers(int nLayers) {
+  std::vector<std::string> names;
+  for (int l = 0; l < nLayers; ++l) {
+    names.push_back("blocks." + std::to_string(l) + ".hook_resid_pre");
+    names.push_back("blocks." + std::to_string(l) + ".hook_resid_mid");
+  }
+  if (nLayers > 0) names.push_back("blocks." + std::to_string(nLayers - 1) + ".hook_resid_post");
+  names.push_back("output");
+  return names;
+}
+
 std::vector<std::int64_t> ablationSchedule(std::int64_t n, double base) {
   if (!(base > 1.0)) throw ConfigError("the ablation schedule's base must be > 1");
   std::vector<std::int64_t> ks;

@@ -46,6 +46,11 @@ struct LibOptions {
 LibResult computeLib(models::Transformer& model, const data::Dataset& dataset,
                      const LibOptions& options, Progress& progress = noProgress());
 
+/// Every block's resid_pre and resid_mid, the last block's resid_post and "output": for a
+/// one-layer model the paper's "before attention, before the MLP, before the unembedding,
+/// output". The default of `analyze lib` and the desktop application.
+std::vector<std::string> defaultLibNodeLayers(int nLayers);
+
 /// The node-ablation schedule for n directions: every k below 10, then 16, 32, ... for base 2
 /// (k grows by at least 1 and by the factor `base` otherwise), then n.
 std::vector<std::int64_t> ablationSchedule(std::int64_t n, double base = 2.0);

@@ -40,20 +40,6 @@ struct LibArgs {
   bool json = false;
 };
 
-// Every block's resid_pre and resid_mid, the last block's resid_post and the output: the
-// paper's node layers for a one-layer model (before attention, before the MLP, before the
-// unembedding, output).
-std::vector<std::string> defaultNodeLayers(int nLayers) {
-  std::vector<std::string> names;
-  for (int l = 0; l < nLayers; ++l) {
-    names.push_back("blocks." + std::to_string(l) + ".hook_resid_pre");
-    names.push_back("blocks." + std::to_string(l) + ".hook_resid_mid");
-  }
-  if (nLayers > 0) names.push_back("blocks." + std::to_string(nLayers - 1) + ".hook_resid_post");
-  names.push_back("output");
-  return names;
-}
-
 std::vector<std::string> splitNames(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream in(text);
@@ -138,7 +124,8 @@ void libCommand(const LibArgs& a, const GlobalOptions& global) {
   const data::DatasetContext context{a.folder, config.nCtx, config.imageSize, config.classLabels};
   const auto dataset = data::openDataset(a.dataset, context);
   analysis::LibOptions o;
-  o.nodeLayers = a.layers.empty() ? defaultNodeLayers(config.nLayers) : splitNames(a.layers);
+  o.nodeLayers =
+      a.layers.empty() ? analysis::defaultLibNodeLayers(config.nLayers) : splitNames(a.layers);
   o.centre = a.centre;
   o.rotateFinal = !a.noRotateFinal;
   o.tau = a.tau;

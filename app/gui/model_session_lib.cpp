@@ -15,20 +15,6 @@ namespace cs::gui {
 
 namespace {
 
-// Every block's resid_pre and resid_mid, the last resid_post and the output, as `analyze lib`
-// chooses by default: for a one-layer model the paper's "before attention, before the MLP,
-// before the unembedding, output".
-std::vector<std::string> defaultNodeLayers(int nLayers) {
-  std::vector<std::string> names;
-  for (int l = 0; l < nLayers; ++l) {
-    names.push_back("blocks." + std::to_string(l) + ".hook_resid_pre");
-    names.push_back("blocks." + std::to_string(l) + ".hook_resid_mid");
-  }
-  if (nLayers > 0) names.push_back("blocks." + std::to_string(nLayers - 1) + ".hook_resid_post");
-  names.push_back("output");
-  return names;
-}
-
 // ConfigError for rows the analysis cannot take: no targets, padding, or scored positions other
 // than the last (the analysis reads one output position for every row).
 void checkRows(const data::EvalBatch& batch, const std::string& described) {
@@ -64,7 +50,7 @@ analysis::LibResult ModelSession::localInteractionBasis(std::int64_t rows, Progr
     checkRows(dataset.batch(0, used), dataset.describe());
   }
   analysis::LibOptions options;
-  options.nodeLayers = defaultNodeLayers(m_model->config().nLayers);
+  options.nodeLayers = analysis::defaultLibNodeLayers(m_model->config().nLayers);
   options.limit = used;
   // One batch: the rows checked above are exactly the rows the analysis concatenates.
   options.batchSize = used;
