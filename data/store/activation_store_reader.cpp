@@ -19,9 +19,7 @@ ActivationStoreReader::ActivationStoreReader(const std::filesystem::path& path) 
   if (H5Fis_hdf5(path.c_str()) <= 0)
     throw FormatError(
         where + " is not an HDF5 file (an activation store is written by circuitscope-cli record)");
-  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
-  if (id < 0) id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  m_file = checked(id, "cannot open " + where);
+  m_file = h5::openFileForReading(where);
   m_header = readStoreHeader(m_file.get(), where);
 }
 

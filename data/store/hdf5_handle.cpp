@@ -66,6 +66,35 @@ void check(herr_t status, const std::string& what) {
   }
 }
 
+namespace {
+
+// In SWMR-read mode HDF5 takes a metadata block whose checksum fails for one a writer is still
+// writing and reads it again, sleeping 1 ns before the second attempt and twice as long before
+// each next one. Its default of 100 attempts turns a damaged block into a wait of 2^100 ns: the
+// open never returns. 26 attempts give up after about 70 ms in all, still far longer than a
+// writer takes to rewrite one block.
+constexpr unsigned kSwmrReadAttempts = 26;
+
+// The file an object lives in, for messages.
+std::string fileNameOf(hid_t object) {
+  const ssize_t size = H5Fget_name(object, nullptr, 0);
+  if (size <= 0) return "HDF5 file";
+  std::string name(static_cast<std::size_t>(size) + 1, '\0');
+  H5Fget_name(object, name.data(), name.size());
+  name.resize(static_cast<std::size_t>(size));
+  return name;
+}
+
+}  // namespace
+
+Handle openFileForReading(const std::string& path) {
+  auto access = checked(H5Pcreate(H5P_FILE_ACCESS), "file access properties");
+  check(H5Pset_metadata_read_attempts(access.get(), kSwmrReadAttempts), "metadata read attempts");
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, access.get());
+  if (id < 0) id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  return checked(id, "cannot open " + path);
+}
+
 Handle float16Type() {
   auto type = checked(H5Tcopy(H5T_IEEE_F32LE), "creating the float16 type");
   // Order matters: the fields must fit the precision before the size shrinks.
@@ -77,7 +106,13 @@ Handle float16Type() {
 }
 
 bool hasAttribute(hid_t object, const std::string& name) {
-  return H5Aexists(object, name.c_str()) > 0;
+  const htri_t exists = H5Aexists(object, name.c_str());
+  if (exists < 0) {
+    const auto reason = lastErrorDescription();
+    throw IoError(fileNameOf(object) + ": cannot look up attribute '" + name +
+                  "'; the file is damaged" + (reason.empty() ? "" : " (" + reason + ")"));
+  }
+  return exists > 0;
 }
 
 void writeStringAttribute(hid_t object, const std::string& name, const std::string& value) {

@@ -43,11 +43,17 @@ Handle checked(hid_t id, const std::string& what);
 /// Throws IoError "<what>: <HDF5's reason>" when `status` is negative.
 void check(herr_t status, const std::string& what);
 
+/// Opens an HDF5 file read-only: in SWMR-read mode first, so that a store another process is
+/// still writing can be read, then plainly (files written without SWMR by other tools).
+/// IoError "cannot open <path>: <HDF5's reason>" if neither works.
+Handle openFileForReading(const std::string& path);
+
 /// The IEEE half-precision type (h5py reads it as numpy float16).
 Handle float16Type();
 
 // Attributes on any object. Readers throw FormatError naming the attribute when it is absent
-// or of the wrong class.
+// or of the wrong class; hasAttribute throws IoError naming the file when its metadata cannot be
+// read (a damaged file), rather than answering "absent".
 bool hasAttribute(hid_t object, const std::string& name);
 void writeStringAttribute(hid_t object, const std::string& name, const std::string& value);
 void writeIntAttribute(hid_t object, const std::string& name, std::int64_t value);

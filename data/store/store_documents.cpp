@@ -81,9 +81,7 @@ Handle openForReading(const fs::path& path) {
   h5::silenceErrorPrinting();
   checkIsHdf5(path);
   // SWMR reading first, as the store reader does, so that a store being recorded can be read.
-  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
-  if (id < 0) id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  return checked(id, "cannot open " + path.string());
+  return h5::openFileForReading(path.string());
 }
 
 bool linkExists(hid_t location, const std::string& name) {
