@@ -22,7 +22,9 @@
 namespace cs::fuzz {
 
 /// A folder for this process only, in /dev/shm when it exists (no disk writes per input), else
-/// in the system temp folder. Removed at normal exit; a crashed run leaves it behind for study.
+/// in the system temp folder. Removed at normal exit; a process that crashed leaves its folder
+/// behind, and the next one to start removes those of processes that no longer run (fork mode
+/// starts a process per job, and HDF5 inputs crash many of them).
 inline const std::filesystem::path& scratchDir() {
   // Never destroyed: the exit handler below still needs it after static destructors ran.
   static const std::filesystem::path* dir = [] {
@@ -30,7 +32,15 @@ inline const std::filesystem::path& scratchDir() {
     std::error_code ec;
     const fs::path base =
         fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
-    auto* path = new fs::path(base / ("circuitscope-fuzz-" + std::to_string(::getpid())));
+    const std::string prefix = "circuitscope-fuzz-";
+    for (const auto& entry : fs::directory_iterator(base, ec)) {
+      const auto name = entry.path().filename().string();
+      if (name.rfind(prefix, 0) != 0) continue;
+      const auto pid = name.substr(prefix.size());
+      if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      if (!fs::exists(fs::path("/proc") / pid, ec)) fs::remove_all(entry.path(), ec);
+    }
+    auto* path = new fs::path(base / (prefix + std::to_string(::getpid())));
     fs::create_directories(*path);
     std::atexit([] {
       std::error_code ignored;
