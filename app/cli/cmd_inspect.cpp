@@ -1,5 +1,6 @@
-// `inspect FILE.h5 [--json]`: what an activation store holds: model, dataset, completeness,
-// inputs and hooks with their shapes, axes and dtypes.
+// `inspect FILE.h5 [--json] [--repair]`: what an activation store holds: model, dataset,
+// completeness, inputs and hooks with their shapes, axes and dtypes. --repair first extends a
+// store that a failed write (a full disk) left shorter than its header records.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -8,6 +9,7 @@
 #include "app/cli/commands.h"
 #include "data/dtype.h"
 #include "data/store/activation_store_reader.h"
+#include "data/store/store_repair.h"
 
 namespace cs::cli {
 
@@ -16,6 +18,7 @@ namespace {
 struct InspectArgs {
   std::string file;
   bool json = false;
+  bool repair = false;
 };
 
 std::string shapeText(std::int64_t rows, const std::vector<std::int64_t>& rowShape) {
@@ -25,6 +28,9 @@ std::string shapeText(std::int64_t rows, const std::vector<std::int64_t>& rowSha
 }
 
 void inspectCommand(const InspectArgs& args) {
+  if (args.repair && data::extendCutShortStore(args.file))
+    std::fprintf(stderr, "repaired %s: extended to the end its header records\n",
+                 args.file.c_str());
   const data::ActivationStoreReader store(args.file);
   const auto& h = store.header();
   if (args.json) {
@@ -89,6 +95,8 @@ void addInspectCommand(CLI::App& app, const GlobalOptions& /*options*/) {
   auto args = std::make_shared<InspectArgs>();
   cmd->add_option("FILE", args->file, "an activation store (.h5)")->required();
   cmd->add_flag("--json", args->json, "print one JSON object");
+  cmd->add_flag("--repair", args->repair,
+                "first make a store cut short by a failed write (a full disk) readable again");
   cmd->callback([args] { inspectCommand(*args); });
 }
 

@@ -4,14 +4,20 @@
 #include "data/store/activation_store_writer.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <set>
+#include <utility>
 
 #include "core/error.h"
 #include "core/fault_injection.h"
 #include "data/store/store_header.h"
+#include "data/store/store_repair.h"
+#include "data/store/store_space.h"
 
 namespace cs::data {
 
@@ -49,6 +55,26 @@ int lockForWriting(const fs::path& path) {
                   "stop it first");
   }
   return fd;
+}
+
+// Stores whose writer failed in this process and could not be closed: HDF5 still holds them
+// open with a cache it cannot flush, and would share that broken state with a new open of the
+// same file. Keyed by device and inode.
+std::mutex g_unclosedMutex;
+std::set<std::pair<dev_t, ino_t>> g_unclosed;
+
+std::pair<dev_t, ino_t> fileIdentity(const fs::path& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return {0, 0};
+  return {info.st_dev, info.st_ino};
+}
+
+void refuseUnclosed(const fs::path& path) {
+  const std::lock_guard lock(g_unclosedMutex);
+  if (g_unclosed.count(fileIdentity(path)))
+    throw IoError("an earlier write to " + path.string() +
+                  " failed in this process, which still holds the file; its finished examples "
+                  "are safe: restart circuitscope (or use circuitscope-cli) to continue it");
 }
 
 h5::Handle latestFormatAccess(bool clearStatusFlags) {
@@ -109,6 +135,7 @@ std::unique_ptr<ActivationStoreWriter> ActivationStoreWriter::open(const fs::pat
   writer->m_path = path;
   writer->m_layout = layout;
   writer->m_options = options;
+  if (fs::exists(path)) refuseUnclosed(path);
   if (mode == StoreOpenMode::Create || mode == StoreOpenMode::Overwrite) {
     if (mode == StoreOpenMode::Create && fs::exists(path))
       throw IoError(path.string() +
@@ -143,10 +170,33 @@ void ActivationStoreWriter::createLayout(const StoreLayout& layout) {
     m_activationSets.push_back(
         checked(H5Dopen2(m_file.get(), activationPath(spec.name).c_str(), H5P_DEFAULT), spec.name));
   if (m_options.dtype == StorageDtype::Float16) m_float16 = h5::float16Type();
+  readChunking();
+}
+
+void ActivationStoreWriter::readChunking() {
+  auto geometry = [this](hid_t set, const std::string& name) {
+    auto plist = checked(H5Dget_create_plist(set), name);
+    auto type = checked(H5Dget_type(set), name);
+    std::vector<hsize_t> dims(static_cast<std::size_t>(H5S_MAX_RANK), 0);
+    const int rank = H5Pget_chunk(plist.get(), static_cast<int>(dims.size()), dims.data());
+    if (rank <= 0) throw FormatError(m_path.string() + ": " + name + " is not chunked");
+    Chunking c;
+    c.rows = static_cast<std::int64_t>(dims[0]);
+    c.bytes = static_cast<std::int64_t>(H5Tget_size(type.get()));
+    for (int i = 0; i < rank; ++i) c.bytes *= static_cast<std::int64_t>(dims[i]);
+    return c;
+  };
+  m_chunking.clear();
+  for (std::size_t i = 0; i < m_inputSets.size(); ++i)
+    m_chunking.push_back(geometry(m_inputSets[i].get(), m_layout.inputs[i].name));
+  for (std::size_t i = 0; i < m_activationSets.size(); ++i)
+    m_chunking.push_back(geometry(m_activationSets[i].get(), m_layout.activations[i].name));
 }
 
 void ActivationStoreWriter::reopenExisting(const StoreLayout& layout, StoreOpenMode mode) {
   m_lockFd = lockForWriting(m_path);
+  // A write that failed on a full disk leaves the file shorter than its header says.
+  extendCutShortStore(m_path);
   if (H5Fis_hdf5(m_path.c_str()) <= 0) throw FormatError(m_path.string() + " is not an HDF5 file");
   auto fapl = latestFormatAccess(true);
   m_file =
@@ -184,12 +234,27 @@ void ActivationStoreWriter::reopenExisting(const StoreLayout& layout, StoreOpenM
   h5::writeIntAttribute(m_file.get(), "complete", 0);
   check(H5Fflush(m_file.get(), H5F_SCOPE_GLOBAL), "writing " + m_path.string());
   if (m_options.dtype == StorageDtype::Float16) m_float16 = h5::float16Type();
+  readChunking();
 }
 
 ActivationStoreWriter::~ActivationStoreWriter() {
-  m_inputSets.clear();
-  m_activationSets.clear();
-  m_file.reset();
+  // After a failed write a close may fail too (it flushes what could not be written). Once one
+  // has, the rest are left open: closing the file under a dataset that HDF5 could not close
+  // leaves the library with dangling objects.
+  bool closing = true;
+  auto close = [&](h5::Handle& handle) {
+    if (!handle.valid()) return;
+    const hid_t id = handle.release();
+    if (closing && H5Idec_ref(id) < 0) closing = false;
+  };
+  for (auto& set : m_inputSets) close(set);
+  for (auto& set : m_activationSets) close(set);
+  close(m_float16);
+  close(m_file);
+  if (!closing) {
+    const std::lock_guard lock(g_unclosedMutex);
+    g_unclosed.insert(fileIdentity(m_path));
+  }
   if (m_lockFd >= 0) ::close(m_lockFd);
 }
 
@@ -221,11 +286,50 @@ void ActivationStoreWriter::checkBatch(const StoreBatch& batch) const {
     checkOne(batch.activations[i], m_layout.activations[i], storage);
 }
 
+std::int64_t ActivationStoreWriter::bytesToGrowBy(std::int64_t rows) const {
+  std::int64_t bytes = kMetadataMargin;
+  for (const auto& c : m_chunking)
+    bytes += bytesToGrow(m_rowsWritten, m_rowsWritten + rows, c.rows, c.bytes);
+  return bytes;
+}
+
+void ActivationStoreWriter::fail(const std::string& reason) {
+  m_failed = true;
+  std::string repair;
+  try {
+    extendCutShortStore(m_path);
+  } catch (const Error& e) {
+    repair = " (" + std::string(e.what()) + ")";
+  }
+  throw IoError(reason + "; " + m_path.string() + " keeps its " + std::to_string(m_rowsWritten) +
+                " finished examples" + repair +
+                ": once the cause is fixed (a full disk?), continue with `record ... --resume`");
+}
+
 void ActivationStoreWriter::write(const StoreBatch& batch) {
+  h5::silenceErrorPrinting();  // per thread, and batches arrive on a writer thread
+  if (m_failed)
+    throw IoError("an earlier write to " + m_path.string() + " failed; nothing more is written");
   if (m_complete) throw ConfigError(m_path.string() + " is complete; nothing more can be written");
   checkBatch(batch);
+  if (batch.rows() == 0) return;
+  if (!faultSkips("store.space_check")) {
+    struct stat info {};
+    haddr_t allocated = 0;
+    std::int64_t end = ::fstat(m_lockFd, &info) == 0 ? static_cast<std::int64_t>(info.st_size) : 0;
+    if (H5Fget_eoa(m_file.get(), &allocated) >= 0)
+      end = std::max(end, static_cast<std::int64_t>(allocated));
+    requireRoomToGrow(m_path, end, bytesToGrowBy(batch.rows()), m_rowsWritten);
+  }
+  try {
+    writeBatch(batch);
+  } catch (const std::exception& e) {
+    fail(e.what());
+  }
+}
+
+void ActivationStoreWriter::writeBatch(const StoreBatch& batch) {
   const auto rows = static_cast<hsize_t>(batch.rows());
-  if (rows == 0) return;
   auto writeOne = [&](hid_t set, const at::Tensor& t, hid_t memType, const std::string& name) {
     auto extent = h5::datasetExtent(set);
     extent[0] = static_cast<hsize_t>(m_rowsWritten) + rows;
@@ -261,6 +365,8 @@ void ActivationStoreWriter::write(const StoreBatch& batch) {
 }
 
 void ActivationStoreWriter::markComplete() {
+  if (m_failed)
+    throw IoError("an earlier write to " + m_path.string() + " failed; it stays incomplete");
   h5::writeIntAttribute(m_file.get(), "complete", 1);
   check(H5Fflush(m_file.get(), H5F_SCOPE_GLOBAL), "flushing " + m_path.string());
   m_complete = true;

@@ -46,7 +46,10 @@ class ActivationStoreWriter {
   std::int64_t rowsWritten() const { return m_rowsWritten; }
 
   /// Appends the batch, flushes it, then counts it as written. ShapeError for arrays that do
-  /// not match the layout.
+  /// not match the layout. Checks first that the disk has room for it (store_space.h): a full
+  /// disk stops the recording before the batch, with the store consistent. A write that fails
+  /// anyway leaves the writer failed (every later call throws); the store keeps its finished
+  /// batches and is extended to its recorded end (store_repair.h) where the disk allows.
   void write(const StoreBatch& batch);
 
   /// Sets complete = 1 and flushes. Nothing may be written afterwards.
@@ -57,6 +60,10 @@ class ActivationStoreWriter {
   void createLayout(const StoreLayout& layout);
   void reopenExisting(const StoreLayout& layout, StoreOpenMode mode);
   void checkBatch(const StoreBatch& batch) const;
+  void readChunking();
+  std::int64_t bytesToGrowBy(std::int64_t rows) const;
+  void writeBatch(const StoreBatch& batch);
+  [[noreturn]] void fail(const std::string& reason);
 
   std::filesystem::path m_path;
   StoreLayout m_layout;
@@ -65,8 +72,13 @@ class ActivationStoreWriter {
   h5::Handle m_file;
   std::vector<h5::Handle> m_inputSets, m_activationSets;
   h5::Handle m_float16;
+  struct Chunking {
+    std::int64_t rows = 1, bytes = 0;
+  };
+  std::vector<Chunking> m_chunking;  // inputs, then activations
   std::int64_t m_rowsWritten = 0;
   bool m_complete = false;
+  bool m_failed = false;
 };
 
 }  // namespace cs::data

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "data/store/store_repair.h"
 
 namespace cs::data::h5 {
 
@@ -26,9 +27,27 @@ void Handle::reset() {
   m_id = H5I_INVALID_HID;
 }
 
+namespace {
+
+// HDF5 would otherwise close every identifier still open at exit. A store whose write failed
+// (disk full) cannot be closed: its dirty cache cannot be flushed, the close fails and leaves
+// the library's objects half torn down, and that exit-time close crashed the process after it
+// had reported the error. Every store is closed explicitly, so nothing needs the exit handler.
+// Runs before main, so before the library initialises (H5dont_atexit must come first).
+const bool kNoExitClose = [] {
+  H5dont_atexit();
+  return true;
+}();
+
+}  // namespace
+
 void silenceErrorPrinting() {
-  static std::once_flag once;
-  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+  // Per thread: a thread-safe HDF5 keeps the printing switch with each thread's error stack,
+  // and batches are written on a writer thread.
+  thread_local bool silenced = false;
+  if (silenced) return;
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  silenced = true;
 }
 
 std::string lastErrorDescription() {
@@ -92,6 +111,14 @@ Handle openFileForReading(const std::string& path) {
   check(H5Pset_metadata_read_attempts(access.get(), kSwmrReadAttempts), "metadata read attempts");
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, access.get());
   if (id < 0) id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0 && findCutShort(path))
+    throw IoError("cannot open " + path +
+                  ": the file is shorter than its header records, as a write that failed "
+                  "(a full disk) leaves it. Its finished examples are intact: `circuitscope-cli "
+                  "inspect " +
+                  path +
+                  " --repair` makes them readable, and `record ... --resume` "
+                  "repairs it and continues");
   return checked(id, "cannot open " + path);
 }
 

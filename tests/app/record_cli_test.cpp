@@ -16,6 +16,7 @@
 
 #include "data/store/activation_store_reader.h"
 #include "support/cli_runner.h"
+#include "support/store_compare.h"
 #include "support/test_support.h"
 
 extern char** environ;
@@ -45,20 +46,6 @@ std::vector<std::string> recordArgs(const fs::path& out, std::vector<std::string
   return args;
 }
 
-// Every dataset of two stores is equal, over the first `rows` examples.
-void expectSameContent(const fs::path& a, const fs::path& b, std::int64_t rows) {
-  const data::ActivationStoreReader x(a), y(b);
-  ASSERT_EQ(x.hooks(), y.hooks());
-  for (const auto& hook : x.hooks()) {
-    SCOPED_TRACE(hook);
-    EXPECT_TRUE(at::equal(x.readActivations(hook, 0, rows), y.readActivations(hook, 0, rows)));
-  }
-  for (const auto& in : x.header().layout.inputs) {
-    SCOPED_TRACE(in.name);
-    EXPECT_TRUE(at::equal(x.readInput(in.name, 0, rows), y.readInput(in.name, 0, rows)));
-  }
-}
-
 class RecordCli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -77,14 +64,14 @@ TEST_F(RecordCli, KilledAfterACommittedBatchKeepsExactlyTheCommittedBatches) {
     EXPECT_FALSE(store.complete());
     EXPECT_EQ(store.rows(), 12);
   }
-  expectSameContent(path, m_dir / "whole.h5", 12);
+  test::expectSameStoreContent(path, m_dir / "whole.h5", 12);
 
   const auto resumed = runCli(recordArgs(path, {"--resume"}));
   ASSERT_EQ(resumed.exitCode, 0) << resumed.err;
   EXPECT_NE(resumed.out.find("recorded     12 examples (24 in the store)"), std::string::npos)
       << resumed.out;
   EXPECT_TRUE(data::ActivationStoreReader(path).complete());
-  expectSameContent(path, m_dir / "whole.h5", 24);
+  test::expectSameStoreContent(path, m_dir / "whole.h5", 24);
 }
 
 TEST_F(RecordCli, KilledHalfwayThroughABatchDropsThatBatchAndResumes) {
@@ -95,7 +82,7 @@ TEST_F(RecordCli, KilledHalfwayThroughABatchDropsThatBatchAndResumes) {
   EXPECT_EQ(data::ActivationStoreReader(path).rows(), 8);
   const auto resumed = runCli(recordArgs(path, {"--resume"}));
   ASSERT_EQ(resumed.exitCode, 0) << resumed.err;
-  expectSameContent(path, m_dir / "whole.h5", 24);
+  test::expectSameStoreContent(path, m_dir / "whole.h5", 24);
 }
 
 // Starts the CLI without waiting; it stops itself (SIGSTOP) at the given fault point.
@@ -176,7 +163,7 @@ TEST_F(RecordCli, InterruptStopsCleanlyAndSaysHowToResume) {
     EXPECT_LT(kept, 24);
     EXPECT_EQ(kept % 4, 0);
   }
-  expectSameContent(path, m_dir / "whole.h5", kept);
+  test::expectSameStoreContent(path, m_dir / "whole.h5", kept);
 }
 
 TEST_F(RecordCli, RefusesToOverwriteAndAppendsOnlyWhenAsked) {

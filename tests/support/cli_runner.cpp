@@ -39,10 +39,10 @@ std::string shellQuote(const std::string& arg) {
 }
 
 CliResult runCli(const std::vector<std::string>& args,
-                 const std::map<std::string, std::string>& env) {
+                 const std::map<std::string, std::string>& env, const std::string& shellPrefix) {
   TempDir scratch;
   const auto errPath = scratch / "stderr.txt";
-  std::string command;
+  std::string command = shellPrefix;
   for (const auto& [name, value] : env) {
     command += name;
     command += '=';

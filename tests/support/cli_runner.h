@@ -16,8 +16,11 @@ struct CliResult {
 };
 
 /// Runs the CLI with `--threads 1` (a global option, so before the subcommand) and `args`.
+/// `shellPrefix` runs in the same shell first and applies to the CLI, e.g. "ulimit -f 4096;"
+/// for a file-size limit.
 CliResult runCli(const std::vector<std::string>& args,
-                 const std::map<std::string, std::string>& env = {});
+                 const std::map<std::string, std::string>& env = {},
+                 const std::string& shellPrefix = "");
 
 /// The fixture model folder tests/data/hf/<name> as a command-line argument.
 std::string fixtureModelDir(const std::string& name);
