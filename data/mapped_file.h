@@ -1,4 +1,7 @@
-// A read-only memory mapping of a whole file, shared by the tensors that view it.
+// A read-only memory mapping of a whole file. Bytes leave it only through copyOut, which turns
+// the SIGBUS a file cut short under the mapping raises into an IoError, and which notices a file
+// rewritten in place since it was mapped: checkpoints come from users' disks, where another
+// program may be writing the very file being loaded.
 #pragma once
 
 #include <cstddef>
@@ -16,15 +19,28 @@ class MappedFile {
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
 
-  const std::uint8_t* data() const { return m_data; }
   std::size_t size() const { return m_size; }
   const std::filesystem::path& path() const { return m_path; }
 
+  /// Copies `bytes` bytes at `offset` (inside the mapping; checked by the caller) to `out`.
+  /// IoError "<path> changed on disk while being read ..." when the file has been cut short,
+  /// replaced or rewritten since it was mapped (size, modification time or inode differ).
+  void copyOut(std::size_t offset, std::size_t bytes, void* out) const;
+
  private:
   MappedFile() = default;
+  [[noreturn]] void throwChanged() const;
+  bool changedOnDisk() const;
+
   std::filesystem::path m_path;
   const std::uint8_t* m_data = nullptr;
   std::size_t m_size = 0;
+  struct Identity {
+    unsigned long device = 0, inode = 0;
+    long long modifiedSeconds = 0, modifiedNanoseconds = 0;
+    long long size = 0;
+    bool operator==(const Identity&) const = default;
+  } m_identity;
 };
 
 }  // namespace cs::data

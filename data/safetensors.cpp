@@ -107,7 +107,9 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     throw FormatError(where + ": " + std::to_string(fileSize) +
                       " bytes is too short for a safetensors file (truncated?)");
   }
-  const std::uint64_t headerSize = readLittleEndian64(file.m_file->data());
+  std::uint8_t lengthBytes[8];
+  file.m_file->copyOut(0, sizeof lengthBytes, lengthBytes);
+  const std::uint64_t headerSize = readLittleEndian64(lengthBytes);
   if (headerSize > fileSize - 8) {
     throw FormatError(where + ": header length " + std::to_string(headerSize) +
                       " runs past the end of the file (" + std::to_string(fileSize) +
@@ -117,9 +119,9 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     throw FormatError(where + ": header length " + std::to_string(headerSize) +
                       " exceeds the 100 MiB limit");
   }
-  const char* headerText = reinterpret_cast<const char*>(file.m_file->data() + 8);
-  const auto header = parseJsonDocument(std::string_view(headerText, headerSize),
-                                        where + ": header", kMaxJsonDepth);
+  std::string headerText(headerSize, '\0');
+  file.m_file->copyOut(8, headerSize, headerText.data());
+  const auto header = parseJsonDocument(headerText, where + ": header", kMaxJsonDepth);
   if (!header.is_object()) throw FormatError(where + ": header JSON is not an object");
 
   file.m_dataStart = 8 + headerSize;
@@ -173,18 +175,11 @@ at::Tensor SafetensorsFile::tensor(const std::string& name) const {
   const auto& e = entry(name);
   const auto options = torch::TensorOptions().dtype(e.dtype).device(torch::kCPU);
   if (e.end == e.begin) return torch::empty(e.shape, options);
-  const std::uint8_t* data = m_file->data() + m_dataStart + e.begin;
-  const auto itemSize = c10::elementSize(e.dtype);
-  if (reinterpret_cast<std::uintptr_t>(data) % itemSize != 0) {
-    auto copy = torch::empty(e.shape, options);
-    std::memcpy(copy.data_ptr(), data, e.end - e.begin);
-    return copy;
-  }
-  // The deleter owns a reference to the mapping, so the view outlives this object safely.
-  auto keepAlive = m_file;
-  return torch::from_blob(
-      const_cast<std::uint8_t*>(data), e.shape, [keepAlive](void*) mutable { keepAlive.reset(); },
-      options);
+  // Always a copy: a view of the mapping would crash (SIGBUS) on the first read after another
+  // program cut the file short, and silently change if it rewrote it.
+  auto copy = torch::empty(e.shape, options);
+  m_file->copyOut(m_dataStart + e.begin, e.end - e.begin, copy.data_ptr());
+  return copy;
 }
 
 void writeSafetensors(const std::filesystem::path& path,

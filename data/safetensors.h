@@ -38,8 +38,8 @@ class SafetensorsFile {
   bool contains(const std::string& name) const;
   /// Throws FormatError naming the file if absent.
   const SafetensorsEntry& entry(const std::string& name) const;
-  /// The tensor on the CPU in its stored dtype. Views the mapping when aligned (the mapping
-  /// stays alive as long as the tensor), else a copy.
+  /// The tensor on the CPU in its stored dtype, copied out of the mapping. IoError when the
+  /// file changed on disk since it was opened (MappedFile::copyOut).
   at::Tensor tensor(const std::string& name) const;
 
  private:

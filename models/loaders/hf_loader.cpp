@@ -99,8 +99,8 @@ std::unique_ptr<Transformer> loadHfModel(const fs::path& folder, const LoadOptio
       progress.check();
       const auto it = stored.find(name);
       if (it == stored.end()) throw FormatError("checkpoint is missing tensor '" + name + "'");
-      // Always an owned copy: the mapping is read-only and weights may be edited later.
-      auto t = files.tensor(it->second).to(options.device, options.dtype, false, /*copy=*/true);
+      // tensor() is already a copy the model owns: later changes to the file cannot reach it.
+      auto t = files.tensor(it->second).to(options.device, options.dtype);
       progress.setFraction(static_cast<double>(++done) / total);
       return t;
     };
