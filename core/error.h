@@ -38,6 +38,12 @@ class NumericError : public Error {
   using Error::Error;
 };
 
+/// A request needs more memory than the machine has: said before allocating when the size is
+/// known (core/memory_budget.h), or an allocation that failed, described (core/error_message.h).
+class MemoryError : public Error {
+  using Error::Error;
+};
+
 /// A long job was cancelled through its Progress.
 class Cancelled : public Error {
  public:

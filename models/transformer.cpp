@@ -12,6 +12,7 @@
 #include "core/shape_text.h"
 #include "core/threads.h"
 #include "models/attention_core.h"
+#include "models/forward_memory.h"
 #include "models/layers.h"
 
 namespace cs::models {
@@ -169,6 +170,14 @@ void Transformer::to(c10::Device device, at::ScalarType dtype) {
 }
 
 at::Tensor Transformer::forward(const ModelInput& input) {
+  if (device().is_cpu()) {
+    // A batch far too large for the machine: refused before anything is allocated.
+    const bool image = m_config.input == InputKind::Patches;
+    const auto& rows = image ? input.pixels : input.tokens;
+    if (rows.defined() && rows.dim() >= 2)
+      requireForwardMemory(m_config, rows.size(0), image ? m_config.nImageTokens() : rows.size(1),
+                           static_cast<std::int64_t>(c10::elementSize(dtype())));
+  }
   Context ctx;
   auto x = embed(input, ctx);  // [B, T, D]
   for (int layer = 0; layer < m_config.nLayers; ++layer) x = block(layer, std::move(x), ctx);

@@ -7,6 +7,7 @@
 
 #include "app/cli/commands.h"
 #include "core/error.h"
+#include "core/error_message.h"
 #include "core/threads.h"
 
 int main(int argc, char** argv) {
@@ -48,15 +49,14 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const cs::Cancelled&) {
     return 130;  // the command has said what was kept
-  } catch (const cs::Error& e) {
-    std::cerr << "circuitscope-cli: error: " << e.what() << "\n";
-    return 1;
-  } catch (const c10::Error& e) {
-    std::cerr << "circuitscope-cli: error: " << e.what_without_backtrace() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "circuitscope-cli: internal error: " << e.what() << "\n";
-    return 2;
+  } catch (...) {
+    // Our errors, libtorch's and failed allocations are the user's to act on (exit 1); anything
+    // else is a bug of ours (exit 2).
+    const auto d = cs::describeException(std::current_exception());
+    const bool bug = d.kind == cs::ExceptionDescription::Kind::Unexpected;
+    std::cerr << "circuitscope-cli: " << (bug ? "internal error: " : "error: ") << d.message
+              << "\n";
+    return bug ? 2 : 1;
   }
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "core/error_message.h"
 
 namespace cs::gui {
 
@@ -96,12 +97,10 @@ void JobRunner::runOnWorker(std::shared_ptr<Job> job) {
     deliver = job->work(job->progress);
   } catch (const Cancelled&) {
     state = JobState::Cancelled;
-  } catch (const std::exception& e) {
-    state = JobState::Failed;
-    message = QString::fromStdString(e.what());
   } catch (...) {
+    // Without libtorch's backtrace, and a failed allocation as "out of memory" with advice.
     state = JobState::Failed;
-    message = QStringLiteral("unknown error");
+    message = QString::fromStdString(describeException(std::current_exception()).message);
   }
   job->progress.setListener(nullptr);
   QMetaObject::invokeMethod(

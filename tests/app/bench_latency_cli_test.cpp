@@ -99,6 +99,15 @@ TEST(BenchLatencyCli, ImageModelCountsImages) {
   expectCleanFailure(runCli({"bench-latency", modelDir("vit-tiny"), "--tokens", "8"}), "--tokens");
 }
 
+TEST(BenchLatencyCli, ABatchTooLargeForTheMachineIsRefusedBeforeAllocating) {
+  // A million rows of gpt2-tiny's context need far more memory than a test machine has.
+  const auto r = runCli({"bench-latency", modelDir("gpt2-tiny"), "--batch", "1000000", "--runs",
+                         "1", "--warmup", "0"});
+  expectCleanFailure(r, "--batch");
+  EXPECT_NE(r.err.find("a forward pass over 1000000 rows"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("of memory, but only"), std::string::npos) << r.err;
+}
+
 TEST(BenchLatencyCli, ZeroMaskGivesFullMaskedAndCompactedRows) {
   test::TempDir dir;
   const auto folder = modelDir("gpt2-tiny");
