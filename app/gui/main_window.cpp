@@ -199,6 +199,7 @@ void MainWindow::openModel(const QString& folderOrBuiltin) {
       },
       [this, folderOrBuiltin](std::shared_ptr<ModelSession> session) {
         m_session = std::move(session);
+        m_session->setCheckNumerics(m_checkNumerics);
         m_full.reset();
         m_masked.reset();
         m_prune->clearResults();

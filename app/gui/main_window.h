@@ -114,6 +114,9 @@ class MainWindow : public QMainWindow {
   std::optional<double> maskedAccuracy() const;
   const std::vector<Prediction>& predictions() const { return m_predictions; }
   const QString& device() const { return m_device; }
+  /// Whether live predictions and metrics stop at the first NaN or Inf (on by default; saved).
+  bool checksNumerics() const { return m_checkNumerics; }
+  void setCheckNumerics(bool on);
   QStringList recentModels() const;
 
  Q_SIGNALS:
@@ -183,6 +186,7 @@ class MainWindow : public QMainWindow {
   std::optional<LiveMetrics> m_masked;
   std::vector<Prediction> m_predictions;
   QString m_device = QStringLiteral("cpu");
+  bool m_checkNumerics = true;
   QHash<int, QString> m_jobNames;
   int m_loadJob = 0;
   int m_predictJob = 0;

@@ -5,6 +5,7 @@
 #include <QInputDialog>
 #include <QMenuBar>
 #include <QSettings>
+#include <QSignalBlocker>
 #include <QUndoStack>
 
 #include "app/gui/intervention_stack.h"
@@ -21,6 +22,7 @@ const auto kRecentKey = QStringLiteral("recentModels");
 const auto kDeviceKey = QStringLiteral("device");
 const auto kGeometryKey = QStringLiteral("window/geometry");
 const auto kStateKey = QStringLiteral("window/state");
+const auto kCheckNumericsKey = QStringLiteral("checkNumerics");
 
 }  // namespace
 
@@ -95,6 +97,15 @@ void MainWindow::buildMenus() {
     }
     devices->addAction(action);
   }
+  device->addSeparator();
+  auto* numerics = device->addAction(tr("Stop at the first NaN or Inf"));
+  numerics->setObjectName(QStringLiteral("checkNumerics"));
+  numerics->setToolTip(
+      tr("Live predictions and metrics check every hook point and name the first one whose "
+         "values are not finite"));
+  numerics->setCheckable(true);
+  numerics->setChecked(m_checkNumerics);
+  connect(numerics, &QAction::toggled, this, [this](bool on) { setCheckNumerics(on); });
 
   auto* analyses = menuBar()->addMenu(tr("&Analyses"));
   analyses->addAction(tr("Attention patterns..."), this, [this]() {
@@ -168,6 +179,22 @@ void MainWindow::restoreSettings() {
   m_device = device == QStringLiteral("cuda") && ModelSession::cudaAvailable()
                  ? device
                  : QStringLiteral("cpu");
+  m_checkNumerics = settings.value(kCheckNumericsKey, true).toBool();
+  // The menus were built before the settings were read.
+  for (auto* action : {findChild<QAction*>(QStringLiteral("device_") + m_device),
+                       findChild<QAction*>(QStringLiteral("checkNumerics"))}) {
+    if (action == nullptr) continue;
+    const QSignalBlocker quiet(action);
+    action->setChecked(action->objectName() == QStringLiteral("checkNumerics") ? m_checkNumerics
+                                                                               : true);
+  }
+}
+
+void MainWindow::setCheckNumerics(bool on) {
+  m_checkNumerics = on;
+  if (m_session) m_session->setCheckNumerics(on);
+  QSettings().setValue(kCheckNumericsKey, on);
+  log(on ? tr("live runs stop at the first NaN or Inf") : tr("numeric checks are off"));
 }
 
 void MainWindow::saveSettings() const {
@@ -175,6 +202,7 @@ void MainWindow::saveSettings() const {
   settings.setValue(kGeometryKey, saveGeometry());
   settings.setValue(kStateKey, saveState());
   settings.setValue(kDeviceKey, m_device);
+  settings.setValue(kCheckNumericsKey, m_checkNumerics);
 }
 
 }  // namespace cs::gui

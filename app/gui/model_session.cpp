@@ -19,6 +19,7 @@
 #include "models/loaders/hf_loader.h"
 #include "models/mask_application.h"
 #include "models/mask_file.h"
+#include "models/numeric_health.h"
 #include "models/transformer.h"
 
 namespace cs::gui {
@@ -196,6 +197,8 @@ std::vector<Prediction> ModelSession::topPredictions(const std::vector<std::int6
   const auto* means = meansFor(masks, progress);
   progress.setStage("predicting");
   c10::InferenceMode guard;
+  std::optional<models::NumericHealthGuard> health;
+  if (m_checkNumerics) health.emplace(*m_model);
   models::AppliedMasks applied(*m_model, masks, means);
   const auto tokens = torch::tensor(ids, torch::kLong).unsqueeze(0).to(m_model->device());
   const auto logits = m_model->forward({tokens, {}, {}, {}});  // [1, T, V]

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -210,6 +211,12 @@ class ModelSession {
   /// default when there is no dataset.
   const std::vector<std::int64_t>& exampleInput() const { return m_example; }
 
+  /// Numeric health (models/numeric_health.h) for the live predictions and metrics: on, the
+  /// first hook point that produces NaN or Inf stops the job with a NumericError naming it.
+  /// On by default; may be switched from any thread (read when a job starts its forward).
+  void setCheckNumerics(bool on) { m_checkNumerics = on; }
+  bool checkNumerics() const { return m_checkNumerics; }
+
   /// The k most likely next tokens after `ids` with `masks` applied. ConfigError for ids out
   /// of the vocabulary, an empty or too long sequence, or a model that is not a language model.
   std::vector<Prediction> topPredictions(const std::vector<std::int64_t>& ids,
@@ -307,6 +314,7 @@ class ModelSession {
   std::vector<std::int64_t> m_example;
   std::unique_ptr<analysis::AblationMeansCache> m_means;
   std::unique_ptr<models::ModelFingerprint> m_fingerprint;
+  std::atomic<bool> m_checkNumerics{true};
 };
 
 }  // namespace cs::gui

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "analysis/ablation_means.h"
 #include "analysis/mask_evaluation.h"
@@ -13,6 +14,7 @@
 #include "models/compaction.h"
 #include "models/mask_file.h"
 #include "models/native_checkpoint.h"
+#include "models/numeric_health.h"
 #include "models/transformer.h"
 
 namespace cs::gui {
@@ -49,6 +51,8 @@ const hooks::AblationMeans* ModelSession::meansFor(const hooks::MaskSet& masks,
 LiveMetrics ModelSession::metrics(const hooks::MaskSet& masks, Progress& progress) {
   const auto& dataset = requireDataset();
   const auto* means = meansFor(masks, progress);
+  std::optional<models::NumericHealthGuard> health;
+  if (m_checkNumerics) health.emplace(*m_model);
   return liveMetrics(
       analysis::evaluateMasked(*m_model, dataset, masks, means, evalOptions(), progress));
 }
