@@ -29,8 +29,9 @@ namespace {
 
 constexpr int kTopK = 5;
 
-// Token ids from "1, 2, 3" or "1 2 3"; an error text instead when a piece is not an id.
-std::vector<std::int64_t> parseIds(const QString& text, QString& error) {
+}  // namespace
+
+std::vector<std::int64_t> MainWindow::parseTokenIds(const QString& text, QString& error) {
   std::vector<std::int64_t> ids;
   const auto pieces = text.split(QRegularExpression(QStringLiteral("[,\\s]+")), Qt::SkipEmptyParts);
   for (const auto& piece : pieces) {
@@ -45,9 +46,6 @@ std::vector<std::int64_t> parseIds(const QString& text, QString& error) {
   if (ids.empty()) error = QObject::tr("type token ids, e.g. 1, 2, 3");
   return ids;
 }
-
-}  // namespace
-
 MainWindow::MainWindow(const QString& model, QWidget* parent)
     : QMainWindow(parent), m_interventions(new InterventionStack(this)) {
   setWindowTitle(QStringLiteral("circuitscope"));
@@ -277,7 +275,7 @@ void MainWindow::setInputIds(const QString& text) {
 }
 
 std::vector<std::int64_t> MainWindow::currentIds(QString& error) const {
-  return parseIds(m_idsEdit->text(), error);
+  return parseTokenIds(m_idsEdit->text(), error);
 }
 
 void MainWindow::refreshPredictions() {

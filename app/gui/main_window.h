@@ -9,11 +9,13 @@
 #include <QMainWindow>
 #include <QPointer>
 #include <QStringList>
+#include <QVariantMap>
 
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "app/gui/analysis_options_dialog.h"
 #include "app/gui/demo_preset.h"
 #include "app/gui/job_runner.h"
 #include "app/gui/model_session.h"
@@ -69,27 +71,45 @@ class MainWindow : public QMainWindow {
   void showAttention(int layer, int head);
   /// The accuracy drop of each head, as a layers x heads grid: click a head for its attention,
   /// Ctrl-click to mask or restore it.
-  void runHeadAblation();
+  void runHeadAblation(const HeadAblationSettings& settings = {});
   /// Integrated gradients of the top prediction: tokens coloured by attribution (language
   /// models) or a pixel overlay on the first test image (image models).
-  void runIntegratedGradients();
+  void runIntegratedGradients(const IgSettings& settings = {});
   /// Per-layer importance bars and the drop curve; the residual-stream CKA heatmap.
-  void runLayerImportance();
-  void runResidualCka();
+  void runLayerImportance(const LayerImportanceSettings& settings = {});
+  void runResidualCka(const CkaSettings& settings = {});
   /// Layer-wise relevance propagation of the top prediction (current input, or the first test
   /// image): input relevance, the per-layer conservation chart, head and neuron relevance.
-  void runRelevance();
+  /// `rules` unset: the model kind's default rules.
+  void runRelevance(const std::optional<RelevanceRuleSettings>& rules = std::nullopt);
   /// Relevance over the evaluation set, then accuracy against the pruning rate (relevance,
   /// random and magnitude orders) of the model without interventions. A chosen point becomes
   /// the live mask with "Apply as mask" (one undoable step).
-  void runRelevancePruning(PruneUnit unit);
+  void runRelevancePruning(PruneUnit unit, const RelevancePruningSettings& settings = {});
   /// The influential neuron path of the current input (or the first test image): click a neuron
   /// to zero-ablate it, Shift-click to enhance it, click again to restore it.
-  void runNeuronPath();
+  void runNeuronPath(const NeuronPathSettings& settings = {});
   /// The Local Interaction Basis of the model without interventions on the first `rows` rows of
   /// the evaluation set: the interaction graph with a threshold slider, the Lambda and Gram
   /// spectra, and the LIB-vs-PCA node-ablation curves, in the "libDock" dock.
   void runLocalInteractionBasis(std::int64_t rows = ModelSession::kLibRows);
+  void runLocalInteractionBasis(const LibSettings& settings);
+  /// Direct logit attribution of the top prediction (current input, or the first test image):
+  /// a head grid and per-layer bars (attention, MLP) in the "dlaDock" dock.
+  void runLogitAttribution(const DlaSettings& settings = {});
+  /// Activation patching of every head between the current input (clean) and
+  /// `settings.corrupted`, as a head grid, and of the residual stream by layer and position,
+  /// in the "patchingDock" dock. Language models only.
+  void runHeadPatching(const PatchingSettings& settings);
+
+  /// Whether the Analyses menu asks for options first (on by default). Off, each entry runs
+  /// with the remembered options (or the defaults), as the tests and scripted runs need.
+  void setAskOptions(bool ask) { m_askOptions = ask; }
+  bool asksOptions() const { return m_askOptions; }
+  /// The options of `analysis`: from its dialog (nullopt when cancelled) or, without asking,
+  /// the remembered values.
+  std::optional<QVariantMap> askOptions(const QString& analysis, const QString& title,
+                                        std::vector<OptionField> fields);
   /// Opens an HDF5 activation store in the activations browser (also one still being
   /// written: the browser refreshes every second). Errors go to an error box.
   void openRecording(const QString& path);
@@ -99,8 +119,9 @@ class MainWindow : public QMainWindow {
   void runDemoStep(int index);
   /// Saves the figure of a viewer dock ("attentionDock", "headGridDock", "attributionDock",
   /// "layersDock", "ckaDock", "recordingDock", "relevanceDock", "pruningCurveDock",
-  /// "neuronPathDock", "libDock") as PNG or SVG (by the file's extension), drawn as
-  /// it is on screen. False, with an error shown, when there is no such figure or no file.
+  /// "neuronPathDock", "libDock", "dlaDock", "patchingDock") as PNG or SVG (by the file's
+  /// extension), drawn as it is on screen. False, with an error shown, when there is no such figure
+  /// or no file.
   bool exportFigure(const QString& dockName, const QString& path);
   /// CPU or CUDA ("cpu", "cuda"); reloads the model there.
   void setDevice(const QString& device);
@@ -109,6 +130,9 @@ class MainWindow : public QMainWindow {
   InterventionStack& interventions() { return *m_interventions; }
   PrunePanel& prunePanel() { return *m_prune; }
   bool hasModel() const { return m_session != nullptr; }
+  /// Token ids from "1, 2, 3" or "1 2 3"; empty with `error` set when a piece is not an id or
+  /// there is none.
+  static std::vector<std::int64_t> parseTokenIds(const QString& text, QString& error);
   const hooks::MaskSet& masks() const;
   std::optional<double> baselineAccuracy() const;
   std::optional<double> maskedAccuracy() const;
@@ -137,6 +161,8 @@ class MainWindow : public QMainWindow {
   void pruningCurveShown();
   void neuronPathShown();
   void libShown();
+  void logitAttributionShown();
+  void patchingShown();
   void recordingOpened(const QString& path);
   void demoStepFinished();
 
@@ -169,6 +195,22 @@ class MainWindow : public QMainWindow {
   QWidget* neuronPathPanel(NeuronPathSummary path);
   /// The Local Interaction Basis dock, built from its result (main_window_lib.cpp).
   QWidget* libPanel(analysis::LibResult lib);
+  /// The attribution docks (main_window_attribution.cpp).
+  QWidget* logitAttributionPanel(LogitAttribution dla);
+  QWidget* patchingPanel(HeadPatching patching);
+  /// The Analyses menu (main_window_menus.cpp); each entry asks for its analysis' options, then
+  /// runs it (the ask functions sit next to the run functions).
+  void buildAnalysesMenu();
+  void askHeadAblation();
+  void askIntegratedGradients();
+  void askLayerImportance();
+  void askResidualCka();
+  void askRelevance();
+  void askRelevancePruning(PruneUnit unit);
+  void askNeuronPath();
+  void askLocalInteractionBasis();
+  void askLogitAttribution();
+  void askHeadPatching();
   /// Click: zero-ablate the neuron (again: restore it); Shift-click: scale it by `factor`.
   void toggleNeuron(int layer, std::int64_t neuron, bool enhance, double factor);
   void showChips();
@@ -216,6 +258,7 @@ class MainWindow : public QMainWindow {
   std::vector<DemoAction> m_demoQueue;
   QMetaObject::Connection m_demoWait;
   bool m_demoRunning = false;
+  bool m_askOptions = true;
 };
 
 }  // namespace cs::gui

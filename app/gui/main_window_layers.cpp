@@ -44,13 +44,52 @@ viewers::ChartData dropCurve(const analysis::LayerSimilarityResult& r) {
 
 }  // namespace
 
-void MainWindow::runLayerImportance() {
+void MainWindow::askLayerImportance() {
+  if (!m_session) return;
+  const auto values = askOptions(
+      QStringLiteral("layerImportance"), tr("Layer importance and drop curve"),
+      {intField(QStringLiteral("rows"), tr("Calibration rows"),
+                tr("The first rows of the evaluation set the similarities are averaged over"), 256,
+                1, 1000000),
+       choiceField(QStringLiteral("target"), tr("Drop"),
+                   tr("What the drop curve skips, least important first"), QStringLiteral("attn"),
+                   {QStringLiteral("attn"), QStringLiteral("mlp"), QStringLiteral("block"),
+                    QStringLiteral("sublayers")},
+                   {tr("attention sublayers"), tr("MLP sublayers"), tr("whole blocks"),
+                    tr("attention and MLP sublayers")}),
+       intField(QStringLiteral("dropN"), tr("Modules dropped"),
+                tr("Points of the drop curve (clipped to what the model has)"), 8, 1, 1000)});
+  if (!values) return;
+  LayerImportanceSettings settings;
+  settings.rows = values->value(QStringLiteral("rows")).toLongLong();
+  settings.target = values->value(QStringLiteral("target")).toString().toStdString();
+  settings.dropN = values->value(QStringLiteral("dropN")).toInt();
+  runLayerImportance(settings);
+}
+
+void MainWindow::askResidualCka() {
+  if (!m_session) return;
+  const auto values = askOptions(
+      QStringLiteral("cka"), tr("Residual-stream CKA"),
+      {intField(QStringLiteral("rows"), tr("Samples"),
+                tr("The first rows of the evaluation set (one sample each: the last position, or "
+                   "an image model's class token)"),
+                256, 2, 1000000)});
+  if (!values) return;
+  CkaSettings settings;
+  settings.rows = values->value(QStringLiteral("rows")).toLongLong();
+  runResidualCka(settings);
+}
+
+void MainWindow::runLayerImportance(const LayerImportanceSettings& settings) {
   if (!m_session) return;
   m_runner.cancel(m_viewJob);
   auto session = m_session;
   m_viewJob = m_runner.start<analysis::LayerSimilarityResult>(
       tr("layer importance"),
-      [session](Progress& progress) { return session->layerImportance(progress); },
+      [session, settings](Progress& progress) {
+        return session->layerImportance(progress, settings);
+      },
       [this](analysis::LayerSimilarityResult r) {
         auto* panel = new QWidget;
         auto* layout = new QVBoxLayout(panel);
@@ -67,12 +106,13 @@ void MainWindow::runLayerImportance() {
       });
 }
 
-void MainWindow::runResidualCka() {
+void MainWindow::runResidualCka(const CkaSettings& settings) {
   if (!m_session) return;
   m_runner.cancel(m_viewJob);
   auto session = m_session;
   m_viewJob = m_runner.start<analysis::CkaResult>(
-      tr("residual CKA"), [session](Progress& progress) { return session->residualCka(progress); },
+      tr("residual CKA"),
+      [session, settings](Progress& progress) { return session->residualCka(progress, settings); },
       [this](analysis::CkaResult r) {
         viewers::HeatmapData data;
         data.values = r.cka;

@@ -270,14 +270,51 @@ QWidget* curvesTab(std::shared_ptr<const analysis::LibResult> r) {
 
 }  // namespace
 
+void MainWindow::askLocalInteractionBasis() {
+  if (!m_session) return;
+  const auto values = askOptions(
+      QStringLiteral("lib"), tr("Local Interaction Basis"),
+      {intField(QStringLiteral("rows"), tr("Rows"),
+                tr("The first rows of the evaluation set; the Jacobians cost grows with them"),
+                static_cast<int>(ModelSession::kLibRows), 1, 1000000),
+       boolField(QStringLiteral("centre"), tr("Centre"),
+                 tr("Centre every coordinate but the constant one, which becomes the first "
+                    "direction"),
+                 false),
+       scientificField(QStringLiteral("tau"), tr("Truncation tau"),
+                       tr("Eigenvalues at or below tau are truncated"), 1e-15, 0.0, 1e6),
+       boolField(QStringLiteral("relativeTau"), tr("Tau relative to the largest eigenvalue"),
+                 tr("Truncate at tau times the largest eigenvalue instead"), false),
+       boolField(QStringLiteral("edges"), tr("Edges"),
+                 tr("The interaction strengths between node layers (about half of the time)"),
+                 true),
+       boolField(QStringLiteral("curves"), tr("Ablation curves"),
+                 tr("Accuracy with the first k LIB or PCA directions kept"), true)});
+  if (!values) return;
+  LibSettings settings;
+  settings.rows = values->value(QStringLiteral("rows")).toLongLong();
+  settings.centre = values->value(QStringLiteral("centre")).toBool();
+  settings.tau = values->value(QStringLiteral("tau")).toDouble();
+  settings.relativeTau = values->value(QStringLiteral("relativeTau")).toBool();
+  settings.edges = values->value(QStringLiteral("edges")).toBool();
+  settings.ablationCurves = values->value(QStringLiteral("curves")).toBool();
+  runLocalInteractionBasis(settings);
+}
+
 void MainWindow::runLocalInteractionBasis(std::int64_t rows) {
+  LibSettings settings;
+  settings.rows = rows;
+  runLocalInteractionBasis(settings);
+}
+
+void MainWindow::runLocalInteractionBasis(const LibSettings& settings) {
   if (!m_session) return;
   m_runner.cancel(m_libJob);
   auto session = m_session;
   m_libJob = m_runner.start<analysis::LibResult>(
       tr("Local Interaction Basis"),
-      [session, rows](Progress& progress) {
-        return session->localInteractionBasis(rows, progress);
+      [session, settings](Progress& progress) {
+        return session->localInteractionBasis(settings, progress);
       },
       [this](analysis::LibResult r) {
         log(tr("Local Interaction Basis on %1 rows: base accuracy %2, %3 node layers")

@@ -8,6 +8,8 @@
 #include <QSignalBlocker>
 #include <QUndoStack>
 
+#include <algorithm>
+
 #include "app/gui/intervention_stack.h"
 #include "app/gui/main_window.h"
 #include "app/gui/prune_panel.h"
@@ -107,34 +109,63 @@ void MainWindow::buildMenus() {
   numerics->setChecked(m_checkNumerics);
   connect(numerics, &QAction::toggled, this, [this](bool on) { setCheckNumerics(on); });
 
-  auto* analyses = menuBar()->addMenu(tr("&Analyses"));
-  analyses->addAction(tr("Attention patterns..."), this, [this]() {
-    if (!m_session) return;
-    bool ok = false;
-    const int layers = static_cast<int>(m_session->summary().blocks.size());
-    const int layer = QInputDialog::getInt(this, tr("Attention patterns"), tr("Block:"), 0, 0,
-                                           layers - 1, 1, &ok);
-    if (ok) showAttention(layer, 0);
-  });
-  analyses->addAction(tr("Head ablation sweep"), this, &MainWindow::runHeadAblation);
-  analyses->addAction(tr("Integrated gradients"), this, &MainWindow::runIntegratedGradients);
-  analyses->addAction(tr("Layer importance and drop curve"), this, &MainWindow::runLayerImportance);
-  analyses->addAction(tr("Residual-stream CKA"), this, &MainWindow::runResidualCka);
-  analyses->addSeparator();
-  analyses->addAction(tr("Relevance (LRP)"), this, &MainWindow::runRelevance);
-  analyses->addAction(tr("Relevance pruning curve (neurons)"), this,
-                      [this]() { runRelevancePruning(PruneUnit::Neurons); });
-  analyses->addAction(tr("Relevance pruning curve (heads)"), this,
-                      [this]() { runRelevancePruning(PruneUnit::Heads); });
-  analyses->addAction(tr("Neuron path"), this, &MainWindow::runNeuronPath);
-  analyses->addSeparator();
-  analyses->addAction(tr("Local Interaction Basis"), this,
-                      [this]() { runLocalInteractionBasis(); });
+  buildAnalysesMenu();
 
   buildDemoMenu();
 
   auto* view = menuBar()->addMenu(tr("&View"));
   for (auto* dock : findChildren<QDockWidget*>()) view->addAction(dock->toggleViewAction());
+}
+
+void MainWindow::buildAnalysesMenu() {
+  auto* analyses = menuBar()->addMenu(tr("&Analyses"));
+  analyses->setObjectName(QStringLiteral("analysesMenu"));
+  const auto add = [this, analyses](const QString& text, const QString& name, auto slot) {
+    auto* action = analyses->addAction(text, this, slot);
+    action->setObjectName(QStringLiteral("analysis_") + name);
+    return action;
+  };
+  add(tr("Attention patterns..."), QStringLiteral("attention"), [this]() {
+    if (!m_session) return;
+    const int layers = static_cast<int>(m_session->summary().blocks.size());
+    const auto values =
+        askOptions(QStringLiteral("attention"), tr("Attention patterns"),
+                   {intField(QStringLiteral("block"), tr("Block"),
+                             tr("Every head's pattern of this block for the current input"), 0, 0,
+                             std::max(0, layers - 1))});
+    if (values && m_session) {
+      showAttention(std::min(values->value(QStringLiteral("block")).toInt(), layers - 1), 0);
+    }
+  });
+  add(tr("Head ablation sweep..."), QStringLiteral("headAblation"),
+      [this]() { askHeadAblation(); });
+  add(tr("Integrated gradients..."), QStringLiteral("integratedGradients"),
+      [this]() { askIntegratedGradients(); });
+  add(tr("Direct logit attribution..."), QStringLiteral("logitAttribution"),
+      [this]() { askLogitAttribution(); });
+  add(tr("Activation patching by head..."), QStringLiteral("patching"),
+      [this]() { askHeadPatching(); });
+  add(tr("Layer importance and drop curve..."), QStringLiteral("layerImportance"),
+      [this]() { askLayerImportance(); });
+  add(tr("Residual-stream CKA..."), QStringLiteral("cka"), [this]() { askResidualCka(); });
+  analyses->addSeparator();
+  add(tr("Relevance (LRP)..."), QStringLiteral("relevance"), [this]() { askRelevance(); });
+  add(tr("Relevance pruning curve (neurons)..."), QStringLiteral("relevancePruningNeurons"),
+      [this]() { askRelevancePruning(PruneUnit::Neurons); });
+  add(tr("Relevance pruning curve (heads)..."), QStringLiteral("relevancePruningHeads"),
+      [this]() { askRelevancePruning(PruneUnit::Heads); });
+  add(tr("Neuron path..."), QStringLiteral("neuronPath"), [this]() { askNeuronPath(); });
+  analyses->addSeparator();
+  add(tr("Local Interaction Basis..."), QStringLiteral("lib"),
+      [this]() { askLocalInteractionBasis(); });
+}
+
+std::optional<QVariantMap> MainWindow::askOptions(const QString& analysis, const QString& title,
+                                                  std::vector<OptionField> fields) {
+  if (!m_askOptions) return AnalysisOptionsDialog::remembered(analysis, fields);
+  AnalysisOptionsDialog dialog(analysis, title, std::move(fields), this);
+  if (dialog.exec() != QDialog::Accepted) return std::nullopt;
+  return dialog.values();
 }
 
 QString MainWindow::askDataset() {

@@ -154,7 +154,44 @@ int suggestedRate(const analysis::RelevancePruningResult& r) {
 
 }  // namespace
 
-void MainWindow::runRelevance() {
+void MainWindow::askRelevance() {
+  if (!m_session) return;
+  // The defaults differ by model kind, so each kind remembers its own values.
+  const bool language = m_session->isLanguageModel();
+  const auto defaults = m_session->defaultRelevanceRules();
+  std::vector<OptionField> fields{
+      choiceField(QStringLiteral("rule"), tr("Attention rule"),
+                  tr("AttnLRP: relevance flows into queries, keys and values. CP-LRP: the "
+                     "attention pattern is held constant, relevance flows through the values."),
+                  defaults.cpLrp ? QStringLiteral("cplrp") : QStringLiteral("attnlrp"),
+                  {QStringLiteral("attnlrp"), QStringLiteral("cplrp")},
+                  {tr("AttnLRP"), tr("CP-LRP")}),
+      doubleField(QStringLiteral("gammaLinear"), tr("Gamma of the linear layers"),
+                  tr("The generalised gamma rule on every linear layer and the unembedding; 0 "
+                     "is the epsilon rule"),
+                  defaults.gammaLinear, 0.0, 100.0, 3),
+      scientificField(QStringLiteral("epsilon"), tr("Gamma-rule stabiliser"),
+                      tr("Epsilon added (sign-aware) to the gamma rule's denominators"),
+                      defaults.epsilon, 1e-30, 1.0)};
+  if (!language) {
+    fields.push_back(doubleField(QStringLiteral("gammaPatch"), tr("Gamma of the patch embedding"),
+                                 tr("The gamma rule on the patch embedding (a linear layer on "
+                                    "flattened patches)"),
+                                 defaults.gammaPatch, 0.0, 100.0, 3));
+  }
+  const auto values =
+      askOptions(language ? QStringLiteral("relevance") : QStringLiteral("relevanceImage"),
+                 tr("Relevance (LRP)"), std::move(fields));
+  if (!values || !m_session) return;
+  RelevanceRuleSettings rules = defaults;
+  rules.cpLrp = values->value(QStringLiteral("rule")).toString() == QStringLiteral("cplrp");
+  rules.gammaLinear = values->value(QStringLiteral("gammaLinear")).toDouble();
+  rules.epsilon = values->value(QStringLiteral("epsilon")).toDouble();
+  if (!language) rules.gammaPatch = values->value(QStringLiteral("gammaPatch")).toDouble();
+  runRelevance(rules);
+}
+
+void MainWindow::runRelevance(const std::optional<RelevanceRuleSettings>& rules) {
   if (!m_session) return;
   std::vector<std::int64_t> ids;
   if (!inputIdsForAnalysis(ids)) return;
@@ -162,8 +199,8 @@ void MainWindow::runRelevance() {
   auto session = m_session;
   m_viewJob = m_runner.start<InputRelevance>(
       tr("relevance (LRP)"),
-      [session, ids, masks = masks()](Progress& progress) {
-        return session->relevance(ids, masks, progress);
+      [session, ids, masks = masks(), rules](Progress& progress) {
+        return session->relevance(ids, masks, progress, rules);
       },
       [this](InputRelevance r) {
         viewerDock(QStringLiteral("relevanceDock"), tr("Relevance"), relevancePanel(std::move(r)));
@@ -254,14 +291,50 @@ QWidget* MainWindow::relevancePanel(InputRelevance r) {
   return panel;
 }
 
-void MainWindow::runRelevancePruning(PruneUnit unit) {
+void MainWindow::askRelevancePruning(PruneUnit unit) {
+  if (!m_session) return;
+  const auto values = askOptions(
+      QStringLiteral("relevancePruning"), tr("Relevance pruning curve"),
+      {intField(QStringLiteral("perClass"), tr("Reference examples per class"),
+                tr("Sets with class labels: this many examples of each class are explained"), 10, 1,
+                100000),
+       intField(QStringLiteral("referenceRows"), tr("Reference rows (next-token targets)"),
+                tr("Sets with next-token targets: the first rows explained"), 64, 1, 1000000),
+       doubleField(QStringLiteral("rateStep"), tr("Rate step"),
+                   tr("The curves' rates are 0, step, 2 step, ... up to the largest rate"), 0.05,
+                   0.001, 1.0, 3),
+       doubleField(QStringLiteral("maxRate"), tr("Largest rate"),
+                   tr("The largest share of the components pruned"), 0.95, 0.0, 1.0, 3),
+       choiceField(QStringLiteral("rule"), tr("Attention rule"),
+                   tr("AttnLRP with the epsilon rule is the reference configuration"),
+                   QStringLiteral("attnlrp"), {QStringLiteral("attnlrp"), QStringLiteral("cplrp")},
+                   {tr("AttnLRP"), tr("CP-LRP")}),
+       boolField(QStringLiteral("random"), tr("Random order curve"),
+                 tr("The same curve for a random order, as a baseline"), true),
+       boolField(QStringLiteral("magnitude"), tr("Weight-magnitude curve"),
+                 tr("The same curve for the weight-magnitude order, as a baseline"), true)});
+  if (!values) return;
+  RelevancePruningSettings settings;
+  settings.perClass = values->value(QStringLiteral("perClass")).toLongLong();
+  settings.referenceRows = values->value(QStringLiteral("referenceRows")).toLongLong();
+  settings.rateStep = values->value(QStringLiteral("rateStep")).toDouble();
+  settings.maxRate = values->value(QStringLiteral("maxRate")).toDouble();
+  settings.cpLrp = values->value(QStringLiteral("rule")).toString() == QStringLiteral("cplrp");
+  settings.randomBaseline = values->value(QStringLiteral("random")).toBool();
+  settings.magnitudeBaseline = values->value(QStringLiteral("magnitude")).toBool();
+  runRelevancePruning(unit, settings);
+}
+
+void MainWindow::runRelevancePruning(PruneUnit unit, const RelevancePruningSettings& settings) {
   if (!m_session) return;
   m_runner.cancel(m_pruningJob);
   auto session = m_session;
   m_pruningJob = m_runner.start<RelevancePruningCurves>(
       unit == PruneUnit::Neurons ? tr("relevance pruning curve (neurons)")
                                  : tr("relevance pruning curve (heads)"),
-      [session, unit](Progress& progress) { return session->relevancePruning(unit, progress); },
+      [session, unit, settings](Progress& progress) {
+        return session->relevancePruning(unit, progress, settings);
+      },
       [this](RelevancePruningCurves curves) {
         const auto& r = curves.result;
         log(tr("relevance pruning of %1: unpruned accuracy %2, relevance AUC %3")
@@ -377,7 +450,40 @@ QWidget* MainWindow::pruningCurvePanel(RelevancePruningCurves curves) {
   return panel;
 }
 
-void MainWindow::runNeuronPath() {
+void MainWindow::askNeuronPath() {
+  if (!m_session) return;
+  const auto values = askOptions(
+      QStringLiteral("neuronPath"), tr("Neuron path"),
+      {intField(QStringLiteral("steps"), tr("Steps"),
+                tr("Left-Riemann points of the joint attribution"), 20, 1, 1024),
+       choiceField(QStringLiteral("scoring"), tr("Scoring"),
+                   tr("Paper: per-neuron IG products. Reference: (sum of mean gradients) x (sum "
+                      "of activations), as the reference code computes it"),
+                   QStringLiteral("paper"), {QStringLiteral("paper"), QStringLiteral("reference")},
+                   {tr("paper"), tr("reference code")}),
+       choiceField(QStringLiteral("objective"), tr("Objective"),
+                   tr("The target's probability (the paper's), or its logit, which does not "
+                      "saturate"),
+                   QStringLiteral("probability"),
+                   {QStringLiteral("probability"), QStringLiteral("logit")},
+                   {tr("probability"), tr("logit")}),
+       intField(QStringLiteral("topK"), tr("Neurons per layer"),
+                tr("The path keeps this many neurons in each layer"), 1, 1, 4096),
+       doubleField(QStringLiteral("enhance"), tr("Enhance factor"),
+                   tr("The enhance test multiplies the path's neurons by this; Shift-click in "
+                      "the view scales a neuron by it"),
+                   2.0, 0.0, 100.0, 2)});
+  if (!values) return;
+  NeuronPathSettings settings;
+  settings.steps = values->value(QStringLiteral("steps")).toInt();
+  settings.scoring = values->value(QStringLiteral("scoring")).toString().toStdString();
+  settings.objective = values->value(QStringLiteral("objective")).toString().toStdString();
+  settings.topK = values->value(QStringLiteral("topK")).toInt();
+  settings.enhance = values->value(QStringLiteral("enhance")).toDouble();
+  runNeuronPath(settings);
+}
+
+void MainWindow::runNeuronPath(const NeuronPathSettings& settings) {
   if (!m_session) return;
   std::vector<std::int64_t> ids;
   if (!inputIdsForAnalysis(ids)) return;
@@ -385,8 +491,8 @@ void MainWindow::runNeuronPath() {
   auto session = m_session;
   m_viewJob = m_runner.start<NeuronPathSummary>(
       tr("neuron path"),
-      [session, ids, masks = masks()](Progress& progress) {
-        return session->neuronPath(ids, masks, progress);
+      [session, ids, masks = masks(), settings](Progress& progress) {
+        return session->neuronPath(ids, masks, progress, settings);
       },
       [this](NeuronPathSummary path) {
         viewerDock(QStringLiteral("neuronPathDock"),

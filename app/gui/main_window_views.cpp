@@ -50,14 +50,28 @@ void MainWindow::showAttention(int layer, int head) {
       });
 }
 
-void MainWindow::runHeadAblation() {
+void MainWindow::askHeadAblation() {
+  if (!m_session) return;
+  const auto values = askOptions(
+      QStringLiteral("headAblation"), tr("Head ablation sweep"),
+      {choiceField(QStringLiteral("mode"), tr("Ablation"),
+                   tr("Zero: the head's output is 0. Mean: its mean over the evaluation rows."),
+                   QStringLiteral("zero"), {QStringLiteral("zero"), QStringLiteral("mean")},
+                   {tr("zero"), tr("mean over the evaluation rows")})});
+  if (!values) return;
+  HeadAblationSettings settings;
+  settings.mean = values->value(QStringLiteral("mode")).toString() == QStringLiteral("mean");
+  runHeadAblation(settings);
+}
+
+void MainWindow::runHeadAblation(const HeadAblationSettings& settings) {
   if (!m_session) return;
   m_runner.cancel(m_viewJob);
   auto session = m_session;
   m_viewJob = m_runner.start<HeadScores>(
       tr("head ablation sweep"),
-      [session, masks = masks()](Progress& progress) {
-        return session->headAblation(masks, progress);
+      [session, masks = masks(), settings](Progress& progress) {
+        return session->headAblation(masks, progress, settings);
       },
       [this](HeadScores scores) {
         viewers::HeadGridData data;
@@ -93,7 +107,29 @@ void MainWindow::markMaskedHeads() {
   m_headGrid->setMaskedHeads(std::move(heads));
 }
 
-void MainWindow::runIntegratedGradients() {
+void MainWindow::askIntegratedGradients() {
+  if (!m_session) return;
+  const auto values = askOptions(
+      QStringLiteral("integratedGradients"), tr("Integrated gradients"),
+      {choiceField(QStringLiteral("rule"), tr("Quadrature rule"),
+                   tr("Gauss-Legendre converges fastest; left Riemann as in NeuronPath; the "
+                      "trapezoid of the LIB reference"),
+                   QStringLiteral("gauss-legendre"),
+                   {QStringLiteral("gauss-legendre"), QStringLiteral("trapezoid"),
+                    QStringLiteral("left-riemann")},
+                   {tr("Gauss-Legendre"), tr("trapezoid"), tr("left Riemann")}),
+       intField(QStringLiteral("steps"), tr("Steps"),
+                tr("n (n + 1 points) for Gauss-Legendre and the trapezoid, m points for left "
+                   "Riemann; each point is one forward and backward pass"),
+                31, 1, 1024)});
+  if (!values) return;
+  IgSettings settings;
+  settings.rule = values->value(QStringLiteral("rule")).toString().toStdString();
+  settings.steps = values->value(QStringLiteral("steps")).toInt();
+  runIntegratedGradients(settings);
+}
+
+void MainWindow::runIntegratedGradients(const IgSettings& settings) {
   if (!m_session) return;
   std::vector<std::int64_t> ids;
   if (!inputIdsForAnalysis(ids)) return;
@@ -101,8 +137,8 @@ void MainWindow::runIntegratedGradients() {
   auto session = m_session;
   m_viewJob = m_runner.start<InputAttribution>(
       tr("integrated gradients"),
-      [session, ids, masks = masks()](Progress& progress) {
-        return session->integratedGradients(ids, masks, progress);
+      [session, ids, masks = masks(), settings](Progress& progress) {
+        return session->integratedGradients(ids, masks, progress, settings);
       },
       [this](InputAttribution a) {
         QWidget* widget = nullptr;

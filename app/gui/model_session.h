@@ -177,6 +177,107 @@ struct NeuronPathSummary {
   double enhanceFactor = 2.0;
 };
 
+/// The options of the window's analyses (their dialogs, app/gui/main_window_menus.cpp). The
+/// defaults are docs/analyses.md's; choices are the command line's names, checked where the
+/// analysis runs (ConfigError for an unknown one).
+struct IgSettings {
+  std::string rule = "gauss-legendre";  ///< gauss-legendre, trapezoid or left-riemann
+  int steps = 31;  ///< n (n + 1 points) for gauss-legendre and trapezoid, m for left-riemann
+};
+
+struct LayerImportanceSettings {
+  std::int64_t rows = 256;      ///< calibration rows
+  std::string target = "attn";  ///< what the bars rank and the curve drops: attn, block or mlp
+  int dropN = 8;                ///< drop-curve points (clipped to what can be dropped)
+};
+
+struct CkaSettings {
+  std::int64_t rows = 256;
+};
+
+struct HeadAblationSettings {
+  bool mean = false;  ///< mean-ablate each head (means over the evaluation slice) instead of zero
+};
+
+/// Layer-wise relevance rules; ModelSession::defaultRelevanceRules gives the model kind's.
+struct RelevanceRuleSettings {
+  bool cpLrp = false;        ///< CP-LRP (attention pattern constant) instead of AttnLRP
+  double epsilon = 1e-6;     ///< the gamma rule's stabiliser
+  double gammaLinear = 0.0;  ///< the blocks' linear layers (and the unembedding)
+  double gammaPatch = 0.0;   ///< image models' patch embedding
+};
+
+/// The reference set's defaults are enough for stable rankings (the known answer of
+/// docs/analyses.md uses 10 per class) in a few seconds.
+struct RelevancePruningSettings {
+  std::int64_t perClass = 10;       ///< reference examples per class (class labels)
+  std::int64_t referenceRows = 64;  ///< reference rows for next-token targets
+  double rateStep = 0.05;           ///< rates 0, step, 2 step, ... up to maxRate
+  double maxRate = 0.95;
+  bool cpLrp = false;  ///< AttnLRP (the reference configuration) or CP-LRP
+  bool randomBaseline = true;
+  bool magnitudeBaseline = true;
+};
+
+struct NeuronPathSettings {
+  int steps = 20;                         ///< left-Riemann points
+  std::string scoring = "paper";          ///< paper or reference
+  std::string objective = "probability";  ///< probability or logit
+  int topK = 1;                           ///< neurons kept per layer
+  double enhance = 2.0;                   ///< the enhance test's factor (and Shift-click's)
+};
+
+struct LibSettings {
+  std::int64_t rows = 128;  ///< ModelSession::kLibRows
+  bool centre = false;
+  double tau = 1e-15;
+  bool relativeTau = false;
+  bool edges = true;
+  bool ablationCurves = true;
+};
+
+/// Direct logit attribution of one input: along u = e_answer - e_foil (foil: the runner-up) or
+/// u = e_answer alone.
+struct DlaSettings {
+  std::int64_t answer = -1;  ///< -1: the top prediction
+  bool foil = true;          ///< subtract the runner-up's logit (else the answer's logit alone)
+};
+
+/// Activation patching of the current input (clean) against a corrupted input of equal length.
+struct PatchingSettings {
+  std::vector<std::int64_t> corrupted;
+  bool noising = false;    ///< patch corrupted into clean (else clean into corrupted)
+  bool byPosition = true;  ///< also patch the residual stream (resid_pre) by layer and position
+};
+
+/// Per head and per layer direct logit attribution of one input's top prediction.
+struct LogitAttribution {
+  std::string title;
+  std::string direction;        ///< e.g. "logit[58] - logit[12]"
+  double directionLogit = 0.0;  ///< u^T logits of the forward pass
+  double constant = 0.0;        ///< u^T (W_U beta + b_U)
+  double completenessError = 0.0;
+  std::vector<std::string> paths;    ///< "embed", "attn 0", "mlp 0", ...
+  std::vector<double> pathDla;       ///< per path; with the constant they sum to directionLogit
+  Eigen::MatrixXd heads;             ///< [L, max H] DLA of each head; NaN where there is none
+  std::vector<double> biasDla;       ///< [L] DLA of each attention output bias b_O
+  std::vector<double> attentionDla;  ///< [L] per layer: attention sublayer
+  std::vector<double> mlpDla;        ///< [L] per layer: MLP sublayer (0 without one)
+};
+
+/// Activation patching of every head (and, optionally, the residual stream by position).
+struct HeadPatching {
+  std::string title;
+  std::string metric;     ///< e.g. "logit[58] - logit[12] at position 8"
+  std::string direction;  ///< "denoising" or "noising"
+  double cleanMetric = 0.0;
+  double corruptedMetric = 0.0;
+  bool scored = false;              ///< |M_c - M_r| >= 1e-8: the scores mean something
+  Eigen::MatrixXd heads;            ///< [L, max H] scores; NaN where there is no head
+  std::vector<std::string> tokens;  ///< the clean input's tokens
+  Eigen::MatrixXd positions;        ///< [L, T] resid_pre scores; 0 rows when not asked for
+};
+
 class ModelSession {
  public:
   /// Loads a model folder or builtin:NAME with the loader the command line uses. A built-in
@@ -249,30 +350,39 @@ class ModelSession {
   /// `row` of the evaluation set (image models), masks applied.
   LayerAttention attention(const std::vector<std::int64_t>& ids, int layer,
                            const hooks::MaskSet& masks, Progress& progress);
-  /// Integrated gradients (Gauss-Legendre, 31 intervals, the default baseline) of the top
-  /// prediction for `ids` (language models) or the evaluation set's first image, masks applied.
+  /// Integrated gradients (by default Gauss-Legendre, 31 intervals; the default baseline) of
+  /// the top prediction for `ids` (language models) or the evaluation set's first image, masks
+  /// applied.
   InputAttribution integratedGradients(const std::vector<std::int64_t>& ids,
-                                       const hooks::MaskSet& masks, Progress& progress);
+                                       const hooks::MaskSet& masks, Progress& progress,
+                                       const IgSettings& settings = {});
   /// Layer importance (1 - input/output cosine similarity of every block, attention and MLP
-  /// sublayer) on 256 evaluation rows, and the drop curve: accuracy with the least important
-  /// attention sublayers skipped one after another (up to 8). Of the model without
-  /// interventions.
-  analysis::LayerSimilarityResult layerImportance(Progress& progress);
+  /// sublayer) on `settings.rows` evaluation rows (256), and the drop curve: accuracy with the
+  /// least important sublayers of `settings.target` (attention) skipped one after another (up
+  /// to 8). Of the model without interventions.
+  analysis::LayerSimilarityResult layerImportance(Progress& progress,
+                                                  const LayerImportanceSettings& settings = {});
   /// Linear CKA between every pair of residual-stream points h_0..h_L over 256 evaluation rows
   /// (the last position of language models, the class token of image models).
-  analysis::CkaResult residualCka(Progress& progress);
-  /// The accuracy drop on the evaluation set when each head alone is zero-ablated on top of
-  /// `masks`.
-  HeadScores headAblation(const hooks::MaskSet& masks, Progress& progress);
-  /// Layer-wise relevance propagation (the model kind's default rules) of the top prediction
-  /// for `ids` (language models) or the evaluation set's first image, masks applied.
+  analysis::CkaResult residualCka(Progress& progress, const CkaSettings& settings = {});
+  /// The accuracy drop on the evaluation set when each head alone is zero-ablated (or
+  /// mean-ablated) on top of `masks`.
+  HeadScores headAblation(const hooks::MaskSet& masks, Progress& progress,
+                          const HeadAblationSettings& settings = {});
+  /// Layer-wise relevance propagation of the top prediction for `ids` (language models) or the
+  /// evaluation set's first image, masks applied; `rules` unset: the model kind's default rules.
   InputRelevance relevance(const std::vector<std::int64_t>& ids, const hooks::MaskSet& masks,
-                           Progress& progress);
+                           Progress& progress,
+                           const std::optional<RelevanceRuleSettings>& rules = std::nullopt);
+  /// The model kind's default relevance rules (AttnLRP and the epsilon rule for language models,
+  /// CP-LRP with gamma for image models). Reads the configuration only: safe on any thread.
+  RelevanceRuleSettings defaultRelevanceRules() const;
   /// Relevance over a reference set taken from the evaluation set (10 examples per class for
   /// class labels; the first 64 rows for next-token targets), then the pruning curves of `unit`
   /// on the evaluation slice (kEvalRows rows), of the model without interventions. ConfigError
   /// for a set without targets or a model without such components.
-  RelevancePruningCurves relevancePruning(PruneUnit unit, Progress& progress);
+  RelevancePruningCurves relevancePruning(PruneUnit unit, Progress& progress,
+                                          const RelevancePruningSettings& settings = {});
   /// The mask of one curve point: the floor(rate x total) least relevant components of
   /// `curves.scores`, zero-ablated. No model runs (safe on the GUI thread). ConfigError for a
   /// rate outside [0, 1].
@@ -281,7 +391,7 @@ class ModelSession {
   /// target probability) for `ids` at its last token (language models) or the class token of
   /// the evaluation set's first image, masks applied. ConfigError for a model without MLPs.
   NeuronPathSummary neuronPath(const std::vector<std::int64_t>& ids, const hooks::MaskSet& masks,
-                               Progress& progress);
+                               Progress& progress, const NeuronPathSettings& settings = {});
   /// The Local Interaction Basis (analyze lib's default node layers: every block's resid_pre
   /// and resid_mid, the last resid_post, the output) on the first `rows` rows of the evaluation
   /// set, of the model without interventions: Lambda and the Gram spectrum per node layer, the
@@ -289,6 +399,21 @@ class ModelSession {
   /// (lambda has one entry per kept direction). ConfigError for a set without targets or with
   /// rows of different lengths.
   analysis::LibResult localInteractionBasis(std::int64_t rows, Progress& progress);
+  /// The same with the dialog's options (rows, centring, truncation, edges, curves).
+  analysis::LibResult localInteractionBasis(const LibSettings& settings, Progress& progress);
+  /// Direct logit attribution (docs/analyses.md, "analyze dla") of the top prediction for `ids`
+  /// (language models) or the evaluation set's first image, masks applied: per path, per head
+  /// and per attention output bias, the paths and the constant adding up to u^T logits.
+  LogitAttribution logitAttribution(const std::vector<std::int64_t>& ids,
+                                    const hooks::MaskSet& masks, Progress& progress,
+                                    const DlaSettings& settings = {});
+  /// Activation patching of every head (hook_z, all positions) between `clean` and
+  /// `settings.corrupted` (language models, equal lengths), masks applied to both runs. The
+  /// metric is logit[answer] - logit[foil] at the last position: the answer the clean run's top
+  /// prediction, the foil the corrupted run's (none when they agree). ConfigError for an image
+  /// model or inputs of different lengths.
+  HeadPatching headPatching(const std::vector<std::int64_t>& clean, const hooks::MaskSet& masks,
+                            const PatchingSettings& settings, Progress& progress);
 
  private:
   ModelSession();

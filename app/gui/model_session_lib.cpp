@@ -41,9 +41,21 @@ void checkRows(const data::EvalBatch& batch, const std::string& described) {
 }  // namespace
 
 analysis::LibResult ModelSession::localInteractionBasis(std::int64_t rows, Progress& progress) {
-  if (rows <= 0) throw ConfigError("the Local Interaction Basis needs at least one row");
+  LibSettings settings;
+  settings.rows = rows;
+  return localInteractionBasis(settings, progress);
+}
+
+analysis::LibResult ModelSession::localInteractionBasis(const LibSettings& settings,
+                                                        Progress& progress) {
+  if (settings.rows <= 0) throw ConfigError("the Local Interaction Basis needs at least one row");
+  if (!(settings.tau >= 0.0) || (settings.relativeTau && settings.tau >= 1.0)) {
+    throw ConfigError(
+        "the truncation tau must be at least 0 (and below 1 when it is relative to the largest "
+        "eigenvalue)");
+  }
   const auto& dataset = requireDataset();
-  const auto used = std::min(rows, dataset.size());
+  const auto used = std::min(settings.rows, dataset.size());
   progress.setStage("LIB: checking the evaluation rows");
   {
     torch::NoGradGuard noGrad;
@@ -54,6 +66,11 @@ analysis::LibResult ModelSession::localInteractionBasis(std::int64_t rows, Progr
   options.limit = used;
   // One batch: the rows checked above are exactly the rows the analysis concatenates.
   options.batchSize = used;
+  options.centre = settings.centre;
+  options.tau = settings.tau;
+  options.relativeTau = settings.relativeTau;
+  options.edges = settings.edges;
+  options.ablationCurves = settings.ablationCurves;
   auto r = analysis::computeLib(*m_model, dataset, options, progress);
   // The dock shows spectra, edges and curves; the bases and Gram matrices ([n, n] per node layer)
   // would only travel to the GUI thread and sit there.

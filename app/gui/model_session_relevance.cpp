@@ -19,11 +19,6 @@ namespace cs::gui {
 
 namespace {
 
-// Reference examples per class for class-label sets, and rows for next-token sets: enough for
-// stable rankings (the known answer of docs/analyses.md uses 10 per class) in a few seconds.
-constexpr std::int64_t kReferencePerClass = 10;
-constexpr std::int64_t kReferenceRows = 64;
-
 std::string formatNumber(double value, int digits = 3) {
   char text[64];
   std::snprintf(text, sizeof text, "%.*f", digits, value);
@@ -45,6 +40,29 @@ void displayImage(const at::Tensor& pixels, int& width, int& height,
   rgb.assign(p, p + interleaved.numel());
 }
 
+models::RelevanceRules rulesOf(const RelevanceRuleSettings& s) {
+  models::RelevanceRules rules;
+  rules.attention = s.cpLrp ? models::AttentionRule::CpLrp : models::AttentionRule::AttnLrp;
+  rules.epsilon = s.epsilon;
+  rules.gammaLinear = s.gammaLinear;
+  rules.gammaPatch = s.gammaPatch;
+  return rules;
+}
+
+// Rates 0, step, 2 step, ... up to `last` (inclusive up to rounding), as the curves take them.
+std::vector<double> ratesOf(double step, double last) {
+  if (!(step > 0.0) || !(last >= 0.0) || last > 1.0) {
+    throw ConfigError("pruning rates need a step above 0 and a largest rate in [0, 1]");
+  }
+  std::vector<double> rates;
+  for (int i = 0;; ++i) {
+    const double rate = i * step;
+    if (rate > last + 1e-9) break;
+    rates.push_back(std::min(rate, 1.0));
+  }
+  return rates;
+}
+
 analysis::PruneComponent componentOf(PruneUnit unit) {
   return unit == PruneUnit::Neurons ? analysis::PruneComponent::Neurons
                                     : analysis::PruneComponent::Heads;
@@ -63,14 +81,30 @@ models::ModelInput ModelSession::singleInput(const std::vector<std::int64_t>& id
   return input;
 }
 
+RelevanceRuleSettings ModelSession::defaultRelevanceRules() const {
+  const auto rules = analysis::relevanceRulesFor(*m_model, {});
+  RelevanceRuleSettings out;
+  out.cpLrp = rules.attention == models::AttentionRule::CpLrp;
+  out.epsilon = rules.epsilon;
+  out.gammaLinear = rules.gammaLinear;
+  out.gammaPatch = rules.gammaPatch;
+  return out;
+}
+
 InputRelevance ModelSession::relevance(const std::vector<std::int64_t>& ids,
-                                       const hooks::MaskSet& masks, Progress& progress) {
+                                       const hooks::MaskSet& masks, Progress& progress,
+                                       const std::optional<RelevanceRuleSettings>& rules) {
   const auto& c = m_model->config();
+  analysis::RelevanceOptions options;
+  if (rules) {
+    options.rules = rulesOf(*rules);
+    options.rules->validate(c.nLayers);
+  }
   const auto input = singleInput(ids);
   const auto* means = meansFor(masks, progress);
   progress.setStage("relevance (LRP)");
   models::AppliedMasks applied(*m_model, masks, means);
-  const auto r = analysis::computeRelevance(*m_model, input, {}, progress);
+  const auto r = analysis::computeRelevance(*m_model, input, options, progress);
 
   InputRelevance out;
   out.rules = r.rules;
@@ -103,7 +137,12 @@ InputRelevance ModelSession::relevance(const std::vector<std::int64_t>& ids,
   return out;
 }
 
-RelevancePruningCurves ModelSession::relevancePruning(PruneUnit unit, Progress& progress) {
+RelevancePruningCurves ModelSession::relevancePruning(PruneUnit unit, Progress& progress,
+                                                      const RelevancePruningSettings& settings) {
+  if (settings.perClass <= 0 || settings.referenceRows <= 0) {
+    throw ConfigError("relevance pruning needs at least one reference example");
+  }
+  const auto rates = ratesOf(settings.rateStep, settings.maxRate);
   const auto& dataset = requireDataset();
   const auto& c = m_model->config();
   bool any = false;
@@ -127,15 +166,23 @@ RelevancePruningCurves ModelSession::relevancePruning(PruneUnit unit, Progress& 
   }
   const bool classes = c.head == models::HeadKind::Classifier;
   analysis::RelevanceScoreOptions so;
-  so.perClass = classes ? kReferencePerClass : 0;
+  so.perClass = classes ? settings.perClass : 0;
   // A limit also for class labels, so that the scan stops once every class has its examples.
-  so.limit = classes ? kReferencePerClass * std::max(1, c.nClasses) : kReferenceRows;
+  so.limit = classes ? settings.perClass * std::max(1, c.nClasses) : settings.referenceRows;
+  if (settings.cpLrp) {
+    models::RelevanceRules rules;
+    rules.attention = models::AttentionRule::CpLrp;
+    so.rules = rules;
+  }
   so.batchSize = std::min<std::int64_t>(64, evalOptions().batchSize);
   const auto scores = analysis::scoreByRelevance(*m_model, dataset, so, progress);
 
   analysis::RelevancePruningOptions po;
   po.component = componentOf(unit);
   po.eval = evalOptions();
+  po.rates = rates;
+  po.randomBaseline = settings.randomBaseline;
+  po.magnitudeBaseline = settings.magnitudeBaseline;
   RelevancePruningCurves out;
   out.unit = unit;
   out.result = analysis::relevancePruningCurves(*m_model, scores, dataset, po, progress);
@@ -153,9 +200,27 @@ hooks::MaskSet ModelSession::pruningMask(const RelevancePruningCurves& curves, d
 }
 
 NeuronPathSummary ModelSession::neuronPath(const std::vector<std::int64_t>& ids,
-                                           const hooks::MaskSet& masks, Progress& progress) {
+                                           const hooks::MaskSet& masks, Progress& progress,
+                                           const NeuronPathSettings& settings) {
   const auto& c = m_model->config();
   analysis::NeuronPathOptions options;
+  options.steps = settings.steps;
+  options.topK = settings.topK;
+  options.enhanceFactor = settings.enhance;
+  if (settings.scoring == "paper" || settings.scoring == "reference") {
+    options.scoring = settings.scoring == "paper" ? analysis::NeuronPathScoring::Paper
+                                                  : analysis::NeuronPathScoring::Reference;
+  } else {
+    throw ConfigError("neuron path scoring is paper or reference, not \"" + settings.scoring +
+                      "\"");
+  }
+  if (settings.objective == "probability" || settings.objective == "logit") {
+    options.targetKind = settings.objective == "logit" ? analysis::NeuronPathTarget::Logit
+                                                       : analysis::NeuronPathTarget::Probability;
+  } else {
+    throw ConfigError("the neuron path's objective is probability or logit, not \"" +
+                      settings.objective + "\"");
+  }
   for (int l = 0; l < c.nLayers; ++l) {
     if (!c.skipsMlp(l) && c.dMlp[l] > 0) options.layers.push_back(l);
   }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "analysis/ablation_means.h"
 #include "analysis/cka.h"
 #include "analysis/head_ablation.h"
 #include "analysis/integrated_gradients.h"
@@ -98,9 +99,19 @@ LayerAttention ModelSession::attention(const std::vector<std::int64_t>& ids, int
 }
 
 InputAttribution ModelSession::integratedGradients(const std::vector<std::int64_t>& ids,
-                                                   const hooks::MaskSet& masks,
-                                                   Progress& progress) {
+                                                   const hooks::MaskSet& masks, Progress& progress,
+                                                   const IgSettings& settings) {
   const auto& c = m_model->config();
+  analysis::IntegratedGradientsOptions options;
+  const auto rule = analysis::parseRule(settings.rule);
+  if (!rule) {
+    throw ConfigError(
+        "integrated gradients take the rule gauss-legendre, trapezoid, left-riemann "
+        "or gradient, not \"" +
+        settings.rule + "\"");
+  }
+  options.rule = *rule;
+  options.steps = settings.steps;
   models::ModelInput input;
   InputAttribution out;
   if (c.input == models::InputKind::Patches) {
@@ -112,8 +123,9 @@ InputAttribution ModelSession::integratedGradients(const std::vector<std::int64_
   }
   const auto* means = meansFor(masks, progress);
   models::AppliedMasks applied(*m_model, masks, means);
-  const auto r = analysis::analyseIntegratedGradients(*m_model, input, {}, progress);
-  out.title = "integrated gradients of " + r.target + " (" + r.baseline + " baseline; " +
+  const auto r = analysis::analyseIntegratedGradients(*m_model, input, options, progress);
+  out.title = "integrated gradients of " + r.target + " (" + settings.rule + ", " +
+              std::to_string(settings.steps) + " steps, " + r.baseline + " baseline; " +
               "completeness error " + std::to_string(r.relativeError * 100.0) + "%)";
   if (c.input == models::InputKind::Patches) {
     out.pixelScores = r.perPixel;
@@ -134,39 +146,58 @@ InputAttribution ModelSession::integratedGradients(const std::vector<std::int64_
   return out;
 }
 
-analysis::LayerSimilarityResult ModelSession::layerImportance(Progress& progress) {
+analysis::LayerSimilarityResult ModelSession::layerImportance(
+    Progress& progress, const LayerImportanceSettings& settings) {
   const auto& dataset = requireDataset();
+  if (settings.rows <= 0 || settings.dropN <= 0) {
+    throw ConfigError("layer importance needs at least one row and one module to drop");
+  }
   analysis::LayerSimilarityOptions options;
   options.batchSize = evalOptions().batchSize;
-  options.limit = 256;
-  options.dropN = std::min(8, m_model->config().nLayers);
+  options.limit = settings.rows;
+  options.target = analysis::parseDropTarget(settings.target);
+  // At most what the target has, so that the curve's last point is a real drop.
+  const int modules = options.target == analysis::DropTarget::Sublayers
+                          ? 2 * m_model->config().nLayers
+                          : m_model->config().nLayers;
+  options.dropN = std::min(settings.dropN, modules);
   options.curve = true;
   options.eval = evalOptions();
   return analysis::analyseLayerSimilarity(*m_model, dataset, options, progress);
 }
 
-analysis::CkaResult ModelSession::residualCka(Progress& progress) {
+analysis::CkaResult ModelSession::residualCka(Progress& progress, const CkaSettings& settings) {
   const auto& dataset = requireDataset();
   analysis::CkaOptions options;
   options.position = m_model->config().input == models::InputKind::Patches
                          ? analysis::CkaPosition::Cls
                          : analysis::CkaPosition::Last;
   options.batchSize = evalOptions().batchSize;
-  options.limit = 256;
+  if (settings.rows < 2) throw ConfigError("CKA needs at least two rows");
+  options.limit = settings.rows;
   return analysis::analyseCka(*m_model, dataset, options, progress);
 }
 
-HeadScores ModelSession::headAblation(const hooks::MaskSet& masks, Progress& progress) {
+HeadScores ModelSession::headAblation(const hooks::MaskSet& masks, Progress& progress,
+                                      const HeadAblationSettings& settings) {
   const auto& dataset = requireDataset();
   const auto* means = meansFor(masks, progress);
   analysis::HeadAblationOptions options;
   options.eval = evalOptions();
+  const hooks::AblationMeans* headMeans = nullptr;
+  if (settings.mean) {
+    options.mode = hooks::AblationMode::Mean;
+    // The same means the live metrics use (one pass over the evaluation slice, kept).
+    headMeans =
+        &m_means->get(*m_model, dataset, {options.eval.batchSize, options.eval.limit}, progress);
+  }
   // Each head is ablated on top of what is masked already: the scores answer "what else
   // matters now".
   models::AppliedMasks applied(*m_model, masks, means);
-  const auto r = analysis::ablateEachHead(*m_model, dataset, options, nullptr, progress);
+  const auto r = analysis::ablateEachHead(*m_model, dataset, options, headMeans, progress);
   HeadScores scores;
-  scores.title = "accuracy drop when one more head is zero-ablated";
+  scores.title = settings.mean ? "accuracy drop when one more head is mean-ablated"
+                               : "accuracy drop when one more head is zero-ablated";
   scores.metric = "accuracy drop";
   scores.values = Eigen::MatrixXd::Constant(r.accuracy.rows(), r.accuracy.cols(),
                                             std::numeric_limits<double>::quiet_NaN());

@@ -1,0 +1,175 @@
+// The window's attribution analyses of one input: direct logit attribution (per path, head and
+// attention bias; docs/analyses.md, "analyze dla") and activation patching by head and by
+// residual position between the current input and a corrupted one ("analyze patching"). Results
+// are plain std and Eigen data (app/gui/model_session.h), so the Qt side never sees libtorch.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+
+#include "analysis/activation_patching.h"
+#include "analysis/residual_decomposition.h"
+#include "app/gui/model_session.h"
+#include "core/error.h"
+#include "models/mask_application.h"
+#include "models/transformer.h"
+
+namespace cs::gui {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string formatNumber(double value, int digits = 3) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, value);
+  return text;
+}
+
+std::string logitName(std::int64_t index) { return "logit[" + std::to_string(index) + "]"; }
+
+// u^T logits in words: "logit[58] - logit[12]" or "logit[58]".
+std::string directionName(std::int64_t answer, std::int64_t foil) {
+  return foil >= 0 ? logitName(answer) + " - " + logitName(foil) : logitName(answer);
+}
+
+// The last position's most likely next token for one row of ids.
+std::int64_t topToken(models::Transformer& model, const at::Tensor& tokens) {  // [1, T]
+  c10::InferenceMode guard;
+  const auto logits = model.forward({tokens.to(model.device()), {}, {}, {}});  // [1, T, V]
+  return logits[0][-1].argmax().item<std::int64_t>();
+}
+
+}  // namespace
+
+LogitAttribution ModelSession::logitAttribution(const std::vector<std::int64_t>& ids,
+                                                const hooks::MaskSet& masks, Progress& progress,
+                                                const DlaSettings& settings) {
+  const auto& c = m_model->config();
+  const auto input = singleInput(ids);
+  const auto* means = meansFor(masks, progress);
+  progress.setStage("direct logit attribution");
+  models::AppliedMasks applied(*m_model, masks, means);
+  analysis::DecompositionOptions options;
+  if (settings.answer >= 0) options.answers = {settings.answer};
+  options.answerOnly = !settings.foil;
+  options.perHead = true;
+  options.views = false;  // the dock shows DLA only; the views cost three readouts per path
+  const auto r = analysis::analyseResidualDecomposition(*m_model, input, options, progress);
+
+  LogitAttribution out;
+  const auto answer = r.answers.at(0), foil = r.foils.at(0);
+  out.direction = directionName(answer, foil);
+  const bool classifier = c.head == models::HeadKind::Classifier;
+  const auto label = [&](std::int64_t index) {
+    return classifier && index < static_cast<std::int64_t>(c.classLabels.size())
+               ? "class " + c.classLabels[static_cast<std::size_t>(index)]
+               : "token " + tokenLabel(index);
+  };
+  std::string what = label(answer);
+  if (foil >= 0) what += " against " + label(foil);
+  const auto position = r.positions.at(0);
+  out.title = "direct logit attribution of " + out.direction +
+              (position >= 0 ? " at position " + std::to_string(position) : std::string()) + " (" +
+              what + ")";
+  out.directionLogit = r.directionLogit(0);
+  out.constant = r.constant(0);
+  out.completenessError = r.completenessError;
+  out.attentionDla.assign(static_cast<std::size_t>(c.nLayers), 0.0);
+  out.mlpDla.assign(static_cast<std::size_t>(c.nLayers), 0.0);
+  for (std::size_t p = 0; p < r.paths.size(); ++p) {
+    const auto& path = r.paths[p];
+    const double dla = r.dla(0, static_cast<Eigen::Index>(p));
+    out.paths.push_back(path.name);
+    out.pathDla.push_back(dla);
+    if (path.layer < 0 || path.layer >= c.nLayers) continue;
+    // Depth 2l + 1 is the attention sublayer of block l, 2l + 2 its MLP.
+    (path.depth % 2 == 1 ? out.attentionDla : out.mlpDla)[static_cast<std::size_t>(path.layer)] =
+        dla;
+  }
+  if (!r.headDla.empty()) {
+    out.heads = r.headDla.front();
+  } else {
+    out.heads = Eigen::MatrixXd::Constant(c.nLayers, 0, kNaN);
+  }
+  for (Eigen::Index l = 0; l < r.biasDla.cols(); ++l) out.biasDla.push_back(r.biasDla(0, l));
+  progress.setFraction(1.0);
+  return out;
+}
+
+HeadPatching ModelSession::headPatching(const std::vector<std::int64_t>& clean,
+                                        const hooks::MaskSet& masks,
+                                        const PatchingSettings& settings, Progress& progress) {
+  if (!isLanguageModel()) {
+    throw ConfigError(
+        "activation patching in the window compares two token inputs; for an image model run "
+        "circuitscope-cli analyze patching with --clean-image and --corrupted-image");
+  }
+  checkIds(clean);
+  if (settings.corrupted.empty()) {
+    throw ConfigError("type the corrupted input's token ids (as many as the input has)");
+  }
+  checkIds(settings.corrupted);
+  if (settings.corrupted.size() != clean.size()) {
+    throw ConfigError("the corrupted input has " + std::to_string(settings.corrupted.size()) +
+                      " tokens and the input " + std::to_string(clean.size()) +
+                      "; patching position by position needs one length: change tokens rather "
+                      "than add or remove them");
+  }
+  const auto& c = m_model->config();
+  const auto* means = meansFor(masks, progress);
+  models::AppliedMasks applied(*m_model, masks, means);
+
+  analysis::PatchingPairs pairs;
+  pairs.clean.tokens = torch::tensor(clean, torch::kLong).unsqueeze(0);
+  pairs.corrupted.tokens = torch::tensor(settings.corrupted, torch::kLong).unsqueeze(0);
+  // As the command line chooses: the clean run's answer against the corrupted run's.
+  analysis::PatchMetric metric;
+  metric.answer = topToken(*m_model, pairs.clean.tokens);
+  const auto other = topToken(*m_model, pairs.corrupted.tokens);
+  metric.foil = other != metric.answer ? other : -1;
+  pairs.metrics = {metric};
+
+  const auto direction =
+      settings.noising ? analysis::PatchDirection::Noising : analysis::PatchDirection::Denoising;
+  auto headOptions = analysis::patchingOptionsFor(analysis::PatchKind::Heads);
+  headOptions.direction = direction;
+  progress.setStage("patching every head");
+  const auto heads = analysis::analyseActivationPatching(*m_model, pairs, headOptions, progress);
+
+  HeadPatching out;
+  out.metric = heads.metric;
+  out.direction = heads.direction;
+  out.cleanMetric = heads.cleanMetric;
+  out.corruptedMetric = heads.corruptedMetric;
+  out.scored = heads.scoredPairs > 0;
+  int maxHeads = 0;
+  for (int l = 0; l < c.nLayers; ++l) maxHeads = std::max(maxHeads, c.nHeads[l]);
+  out.heads = Eigen::MatrixXd::Constant(c.nLayers, maxHeads, kNaN);
+  for (const auto& loc : heads.locations) {
+    if (loc.layer >= 0 && loc.layer < c.nLayers && loc.head >= 0 && loc.head < maxHeads) {
+      out.heads(loc.layer, loc.head) = loc.score;
+    }
+  }
+  for (const auto id : clean) out.tokens.push_back(tokenLabel(id));
+  if (settings.byPosition) {
+    auto residOptions = analysis::patchingOptionsFor(analysis::PatchKind::ResidPre);
+    residOptions.direction = direction;
+    progress.setStage("patching the residual stream by position");
+    const auto resid = analysis::analyseActivationPatching(*m_model, pairs, residOptions, progress);
+    const auto T = static_cast<Eigen::Index>(clean.size());
+    out.positions = Eigen::MatrixXd::Constant(c.nLayers, T, kNaN);
+    for (const auto& loc : resid.locations) {
+      if (loc.layer >= 0 && loc.layer < c.nLayers && loc.position >= 0 && loc.position < T) {
+        out.positions(loc.layer, loc.position) = loc.score;
+      }
+    }
+  }
+  out.title = "activation patching (" + out.direction + ") of " + out.metric + ": clean " +
+              formatNumber(out.cleanMetric) + ", corrupted " + formatNumber(out.corruptedMetric);
+  progress.setFraction(1.0);
+  return out;
+}
+
+}  // namespace cs::gui
