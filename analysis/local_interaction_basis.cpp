@@ -9,7 +9,9 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <random>
 
+#include "analysis/lib_edge_ablation.h"
 #include "analysis/lib_sections.h"
 #include "core/error.h"
 
@@ -49,19 +51,6 @@ struct Activations {
   std::int64_t rows = 0;
 };
 
-struct Accuracy {
-  double accuracy = 0.0;
-  double loss = 0.0;
-};
-
-Accuracy score(const at::Tensor& logits, const at::Tensor& targets) {
-  const auto l = logits.reshape({logits.size(0), -1});  // [N, V]
-  Accuracy a;
-  a.accuracy = l.argmax(1).eq(targets).to(at::kDouble).mean().item<double>();
-  a.loss = at::cross_entropy_loss(l, targets).item<double>();
-  return a;
-}
-
 class LibRun {
  public:
   LibRun(models::Transformer& model, const data::Dataset& dataset, const LibOptions& options,
@@ -71,7 +60,8 @@ class LibRun {
         m_o(options),
         m_progress(progress),
         m_sections(model, options.outputPosition),
-        m_nodes(quadratureNodes(options.integration, options.integrationSteps)) {}
+        m_nodes(quadratureNodes(options.integration, options.integrationSteps)),
+        m_random(options.seed) {}
 
   LibResult run();
 
@@ -80,24 +70,34 @@ class LibRun {
   void computeBasis(std::size_t layer);
   void computeFinalBasis();
   /// J [g, B, P_in, width] per group of g output directions (t, i) of the next node layer,
-  /// first = the group's first direction index t r + i, r = the next layer's directions.
+  /// first = the group's first direction index t r + i (source r + i with stochastic
+  /// sources), r = the next layer's directions.
   /// positionwise: the group's directions are output directions i seeded at every position at
   /// once (a section without attention), and J holds each position's own Jacobian.
   using DirectionFn = std::function<void(const at::Tensor& J, std::int64_t first, std::int64_t r,
                                          bool positionwise)>;
-  /// For every output direction of the next node layer, sum_k w_k d out_hat / d (alpha_k x) at
-  /// the rows x, where the section's input is toInput(alpha_k x).
+  /// For every output direction of the next node layer (in the basis nextC), sum_k w_k
+  /// d out_hat / d (alpha_k x) at the rows x, where the section's input is toInput(alpha_k x).
+  /// With stochastic sources the directions are (source, i) and J is scaled by 1/sqrt(R), so
+  /// that sums of products of J average over the sources.
   void forEachDirection(std::size_t layer, const at::Tensor& x,
                         const std::function<at::Tensor(const at::Tensor&)>& toInput,
-                        const DirectionFn& fn);
+                        const at::Tensor& nextC, const DirectionFn& fn);
   Eigen::MatrixXd jacobianGram(std::size_t layer);
-  Eigen::MatrixXd edgeMatrix(std::size_t layer);
+  /// The "(1-0)*alpha" matrices M' and Lambda' [n, n] of ALGORITHMS.md section 9 step 4.
+  void alphaGrams(std::size_t layer, Eigen::MatrixXd& Mprime, Eigen::MatrixXd& Lprime);
+  /// E between `layer` and the next in the bases (C, Cplus) and nextC.
+  Eigen::MatrixXd edgeMatrix(std::size_t layer, const at::Tensor& C, const at::Tensor& Cplus,
+                             const at::Tensor& nextC);
+  void edgeAblation();
+  at::Tensor randomSigns(std::int64_t R, std::int64_t B, std::int64_t P);
   void ablationCurves(std::size_t layer);
   double truncation(double largest) const { return m_o.relativeTau ? m_o.tau * largest : m_o.tau; }
   bool hasConstant(std::size_t layer) const { return m_index[layer] != m_sections.outputIndex(); }
-  // f-hat of the next node layer of `layer`, from the folded activations u of `layer`.
-  at::Tensor nextHat(std::size_t layer, const at::Tensor& u) const {
-    return at::matmul(m_sections.run(m_index[layer], m_index[layer + 1], u), m_C[layer + 1]);
+  // f-hat of the next node layer of `layer` in the basis nextC, from the folded activations u of
+  // `layer`.
+  at::Tensor nextHat(std::size_t layer, const at::Tensor& u, const at::Tensor& nextC) const {
+    return at::matmul(m_sections.run(m_index[layer], m_index[layer + 1], u), nextC);
   }
 
   models::Transformer& m_model;
@@ -106,6 +106,7 @@ class LibRun {
   Progress& m_progress;
   FoldedSections m_sections;
   QuadratureNodes m_nodes;
+  std::mt19937_64 m_random;  // the stochastic sources
   std::vector<int> m_index;
   Activations m_a;
   std::vector<Eigen::MatrixXd> m_gram;
@@ -150,7 +151,7 @@ void LibRun::collect() {
   m_r.examples = rows;
   m_r.positions = m_a.f.front().size(1);
   const auto logits = m_sections.run(m_index.back(), m_sections.outputIndex(), m_a.f.back());
-  const auto base = score(logits, m_a.targets);
+  const auto base = scoreLogits(logits, m_a.targets);
   m_r.baseAccuracy = base.accuracy;
   m_r.baseLoss = base.loss;
 }
@@ -177,21 +178,32 @@ void LibRun::computeFinalBasis() {
   }
 }
 
+at::Tensor LibRun::randomSigns(std::int64_t R, std::int64_t B, std::int64_t P) {
+  std::vector<double> signs(static_cast<std::size_t>(R * B * P));
+  std::bernoulli_distribution coin(0.5);
+  for (auto& s : signs) s = coin(m_random) ? 1.0 : -1.0;
+  return at::tensor(signs, at::TensorOptions().dtype(at::kDouble)).view({R, B, P});
+}
+
 void LibRun::forEachDirection(std::size_t layer, const at::Tensor& x,
                               const std::function<at::Tensor(const at::Tensor&)>& toInput,
-                              const DirectionFn& fn) {
+                              const at::Tensor& nextC, const DirectionFn& fn) {
   const auto B = x.size(0);
   std::int64_t Pout = 0;
   {
     torch::NoGradGuard noGrad;
-    Pout = nextHat(layer, toInput(x.narrow(0, 0, 1))).size(1);
+    Pout = nextHat(layer, toInput(x.narrow(0, 0, 1)), nextC).size(1);
   }
-  const auto r = m_C[layer + 1].size(1);
+  const auto r = nextC.size(1);
   // A section without attention maps each position on its own: seeding direction i at every
   // output position at once gives each position's own Jacobian without cross terms.
   const bool positionwise =
       m_o.positionwiseShortcut && m_sections.positionwise(m_index[layer], m_index[layer + 1]);
-  const auto directions = positionwise ? r : Pout * r;
+  // Stochastic sources: seed sum_t phi_t (t, i) with random signs phi; E[phi_t phi_t'] = delta
+  // makes the products of these Jacobians unbiased estimates of the sums over t.
+  const auto R = positionwise ? 0 : m_o.stochasticSources;
+  const auto signs = R > 0 ? randomSigns(R, B, Pout) : at::Tensor();  // [R, B, P_out]
+  const auto directions = positionwise ? r : (R > 0 ? R : Pout) * r;
   // Several directions per backward pass: the rows are repeated once per direction and each copy
   // seeds its own output direction, so one forward and one backward serve them all.
   const auto group =
@@ -202,12 +214,14 @@ void LibRun::forEachDirection(std::size_t layer, const at::Tensor& x,
     at::Tensor J;
     for (std::size_t k = 0; k < m_nodes.alphas.size(); ++k) {
       const auto leaf = (m_nodes.alphas[k] * x).repeat({g, 1, 1}).detach().requires_grad_(true);
-      const auto out = nextHat(layer, toInput(leaf));  // [g B, Pout, r]
+      const auto out = nextHat(layer, toInput(leaf), nextC);  // [g B, Pout, r]
       auto seed = at::zeros({g, B, Pout, r}, out.options());
       for (std::int64_t j = 0; j < g; ++j) {
         const auto d = first + j;
         if (positionwise) {
           seed[j].select(2, d).fill_(1.0);
+        } else if (R > 0) {
+          seed[j].select(2, d % r).copy_(signs[d / r]);
         } else {
           seed[j].select(1, d / r).select(1, d % r).fill_(1.0);
         }
@@ -216,6 +230,7 @@ void LibRun::forEachDirection(std::size_t layer, const at::Tensor& x,
           {g, B, x.size(1), x.size(2)});
       J = J.defined() ? J + m_nodes.weights[k] * grad : m_nodes.weights[k] * grad;
     }
+    if (R > 0) J = J / std::sqrt(static_cast<double>(R));
     fn(J, first, positionwise ? 1 : r, positionwise);
   }
 }
@@ -227,13 +242,43 @@ Eigen::MatrixXd LibRun::jacobianGram(std::size_t layer) {
   for (std::int64_t begin = 0; begin < N; begin += m_o.batchSize) {
     const auto x = f.narrow(0, begin, std::min(m_o.batchSize, N - begin));
     forEachDirection(
-        layer, x, [](const at::Tensor& u) { return u; },
+        layer, x, [](const at::Tensor& u) { return u; }, m_C[layer + 1],
         [&](const at::Tensor& J, std::int64_t, std::int64_t, bool) {
           const auto flat = J.reshape({-1, n});
           Mprime.addmm_(flat.t(), flat);
         });
   }
   return toEigen(Mprime / static_cast<double>(N * Pin));
+}
+
+void LibRun::alphaGrams(std::size_t layer, Eigen::MatrixXd& Mprime, Eigen::MatrixXd& Lprime) {
+  const auto& f = m_a.f[layer];
+  const auto N = f.size(0), Pin = f.size(1), n = f.size(2);
+  const auto& nextC = m_C[layer + 1];
+  at::Tensor M = at::zeros({n, n}, at::TensorOptions().dtype(at::kDouble));
+  at::Tensor L = at::zeros_like(M);
+  for (std::int64_t begin = 0; begin < N; begin += m_o.batchSize) {
+    m_progress.check();
+    const auto x = f.narrow(0, begin, std::min(m_o.batchSize, N - begin));
+    at::Tensor y;  // f_hat of the next node layer at the data point itself: the fixed "1" end
+    {
+      torch::NoGradGuard noGrad;
+      y = nextHat(layer, x, nextC);
+    }
+    // g_s = sum_k w_k grad_{u_s} <f_hat(u), y> at u = alpha_k x: one backward pass seeded by y.
+    at::Tensor g;
+    for (std::size_t k = 0; k < m_nodes.alphas.size(); ++k) {
+      const auto leaf = (m_nodes.alphas[k] * x).detach().requires_grad_(true);
+      const auto out = nextHat(layer, leaf, nextC);
+      const auto grad = torch::autograd::grad({out}, {leaf}, {y})[0];
+      g = g.defined() ? g + m_nodes.weights[k] * grad : m_nodes.weights[k] * grad;
+    }
+    const auto gFlat = g.reshape({-1, n});
+    M.addmm_(gFlat.t(), gFlat);
+    L.addmm_(gFlat.t(), x.reshape({-1, n}));
+  }
+  Mprime = toEigen(M / static_cast<double>(N * Pin));
+  Lprime = toEigen(L / static_cast<double>(N * Pin));
 }
 
 void LibRun::computeBasis(std::size_t layer) {
@@ -280,7 +325,13 @@ void LibRun::computeBasis(std::size_t layer) {
     R.col(j) = S * U.col(col) / std::sqrt(d[col]);
     Rplus.row(j) = std::sqrt(d[col]) * U.col(col).transpose() * Sinv;
   }
-  const Eigen::MatrixXd Mprime = jacobianGram(layer);
+  const bool alpha = m_o.basis == LibBasis::OneZeroAlpha;
+  Eigen::MatrixXd Mprime, Lprime;
+  if (alpha) {
+    alphaGrams(layer, Mprime, Lprime);
+  } else {
+    Mprime = jacobianGram(layer);
+  }
   out.jacobianGram = Mprime;
   const Eigen::MatrixXd M = Rplus * Mprime * Rplus.transpose();
   Eigen::VectorXd lambda(r);
@@ -296,6 +347,24 @@ void LibRun::computeBasis(std::size_t layer) {
     eigenDescending(M.bottomRightCorner(r - masked, r - masked), values, vectors);
     V.bottomRightCorner(r - masked, r - masked) = vectors;
     lambda.tail(r - masked) = values;
+  }
+  if (alpha) {
+    // Lambda = |diag(V^T R+ Lambda' R V)|, which need not follow M's order: the directions are
+    // sorted by it (the masked constant direction stays first).
+    const Eigen::MatrixXd A = V.transpose() * Rplus * Lprime * R * V;
+    lambda = A.diagonal().cwiseAbs();
+    std::vector<Eigen::Index> order(static_cast<std::size_t>(r));
+    for (Eigen::Index j = 0; j < r; ++j) order[j] = j;
+    std::stable_sort(order.begin() + masked, order.end(),
+                     [&](Eigen::Index a, Eigen::Index b) { return lambda[a] > lambda[b]; });
+    Eigen::MatrixXd sortedV(r, r);
+    Eigen::VectorXd sortedLambda(r);
+    for (Eigen::Index j = 0; j < r; ++j) {
+      sortedV.col(j) = V.col(order[j]);
+      sortedLambda[j] = lambda[order[j]];
+    }
+    V = sortedV;
+    lambda = sortedLambda;
   }
   const double lambdaTau = truncation(lambda.size() ? lambda.maxCoeff() : 0.0);
   std::vector<Eigen::Index> kept;
@@ -316,16 +385,15 @@ void LibRun::computeBasis(std::size_t layer) {
   out.seconds = secondsSince(start);
 }
 
-Eigen::MatrixXd LibRun::edgeMatrix(std::size_t layer) {
+Eigen::MatrixXd LibRun::edgeMatrix(std::size_t layer, const at::Tensor& C, const at::Tensor& Cplus,
+                                   const at::Tensor& nextC) {
   const auto& f = m_a.f[layer];
   const auto N = f.size(0), Pin = f.size(1);
-  const auto& C = m_C[layer];
-  const auto& Cplus = m_Cplus[layer];
-  at::Tensor E = at::zeros({m_C[layer + 1].size(1), C.size(1)}, f.options());
+  at::Tensor E = at::zeros({nextC.size(1), C.size(1)}, f.options());
   for (std::int64_t begin = 0; begin < N; begin += m_o.batchSize) {
     const auto hat = at::matmul(f.narrow(0, begin, std::min(m_o.batchSize, N - begin)), C);
     forEachDirection(
-        layer, hat, [&](const at::Tensor& u) { return at::matmul(u, Cplus); },
+        layer, hat, [&](const at::Tensor& u) { return at::matmul(u, Cplus); }, nextC,
         [&](const at::Tensor& J, std::int64_t first, std::int64_t r, bool positionwise) {
           const auto terms = J * hat.unsqueeze(0);  // [g, B, P_in, r_l]
           // Per direction (t, i) and row: the sum over input positions s, squared. A
@@ -347,7 +415,7 @@ void LibRun::ablationCurves(std::size_t layer) {
   const auto n = f.size(2);
   const auto flat = f.reshape({-1, n});
   const auto finish = [&](const at::Tensor& projected) {
-    return score(
+    return scoreLogits(
         m_sections.run(m_index[layer], m_sections.outputIndex(), projected.reshape(f.sizes())),
         m_a.targets);
   };
@@ -378,11 +446,63 @@ void LibRun::ablationCurves(std::size_t layer) {
   trace("pca", U, U.t());
 }
 
+void LibRun::edgeAblation() {
+  const auto K = m_index.size() - 1;
+  // The PCA baseline: each node layer's Gram eigenbasis, untruncated (zero-variance directions
+  // get zero edges), and the final node layer's basis as for LIB.
+  std::vector<at::Tensor> U(K + 1), Ut(K + 1);
+  for (std::size_t l = 0; l < K; ++l) {
+    Eigen::VectorXd values;
+    Eigen::MatrixXd vectors;
+    eigenDescending(m_gram[l], values, vectors);
+    U[l] = toTensor(vectors);
+    Ut[l] = U[l].t().contiguous();
+  }
+  U[K] = m_C[K];
+  Ut[K] = m_Cplus[K];
+  m_progress.setStage("LIB: PCA edges");
+  for (std::size_t l = 0; l < K; ++l) {
+    m_r.pcaEdges.push_back(edgeMatrix(l, U[l], Ut[l], U[l + 1]));
+    m_progress.setFraction(static_cast<double>(l + 1) / static_cast<double>(K));
+  }
+  // The threshold is the unmodified model's accuracy (not that of the model rotated into the
+  // bases and back, which differs from it only by what truncation removed).
+  const double target = m_r.baseAccuracy - m_o.edgeAblationTolerance;
+  m_progress.setStage("LIB: edge ablation");
+  for (std::size_t l = 0; l < K; ++l) {
+    const auto finish = [&](const at::Tensor& next) {
+      return scoreLogits(m_sections.run(m_index[l + 1], m_sections.outputIndex(), next),
+                         m_a.targets);
+    };
+    for (const bool pca : {false, true}) {
+      const LibSectionBases s{&m_sections,
+                              m_index[l],
+                              m_index[l + 1],
+                              pca ? U[l] : m_C[l],
+                              pca ? Ut[l] : m_Cplus[l],
+                              pca ? U[l + 1] : m_C[l + 1],
+                              pca ? Ut[l + 1] : m_Cplus[l + 1]};
+      auto a = ablateEdges(s, pca ? m_r.pcaEdges[l] : m_r.edges[l], m_a.f[l], finish, target,
+                           m_o.rowsPerPass, m_progress);
+      a.from = m_r.layers[l].name;
+      a.to = m_r.layers[l + 1].name;
+      a.basis = pca ? "pca" : "lib";
+      m_r.edgeAblations.push_back(std::move(a));
+      m_progress.setFraction(static_cast<double>(2 * l + (pca ? 2 : 1)) /
+                             static_cast<double>(2 * K));
+    }
+  }
+}
+
 LibResult LibRun::run() {
   const auto& c = m_model.config();
   if (m_o.nodeLayers.size() < 2) throw ConfigError("LIB needs at least two node layers");
   if (!(m_o.tau >= 0.0)) throw ConfigError("LIB: tau must be >= 0");
   if (m_o.batchSize <= 0) throw ConfigError("LIB: the batch size must be > 0");
+  if (m_o.stochasticSources < 0) throw ConfigError("LIB: the stochastic sources must be >= 0");
+  if (!(m_o.edgeAblationTolerance >= 0.0)) {
+    throw ConfigError("LIB: the edge-ablation tolerance must be >= 0");
+  }
   for (const auto& name : m_o.nodeLayers) {
     const auto node = parseNodeLayer(name, c.nLayers);
     const int index = m_sections.streamIndex(node);
@@ -397,7 +517,8 @@ LibResult LibRun::run() {
     m_r.layers.push_back(std::move(layer));
   }
   m_r.dataset = m_dataset.describe();
-  m_r.basis = "jacobian";
+  m_r.basis = libBasisName(m_o.basis);
+  m_r.stochasticSources = m_o.stochasticSources;
   m_r.integration = std::string(ruleName(m_o.integration));
   m_r.centred = m_o.centre;
   m_r.rotateFinal = m_o.rotateFinal;
@@ -425,15 +546,16 @@ LibResult LibRun::run() {
     m_Cplus[l] = toTensor(m_r.layers[l].Cplus);
     m_progress.setFraction(static_cast<double>(K - l) / static_cast<double>(K));
   }
-  if (m_o.edges) {
+  if (m_o.edges || m_o.edgeAblation) {
     m_progress.setStage("LIB: edges");
     for (std::size_t l = 0; l < K; ++l) {
       const auto start = std::chrono::steady_clock::now();
-      m_r.edges.push_back(edgeMatrix(l));
+      m_r.edges.push_back(edgeMatrix(l, m_C[l], m_Cplus[l], m_C[l + 1]));
       m_r.edgeSeconds.push_back(secondsSince(start));
       m_progress.setFraction(static_cast<double>(l + 1) / static_cast<double>(K));
     }
   }
+  if (m_o.edgeAblation) edgeAblation();
   if (m_o.ablationCurves) {
     m_progress.setStage("LIB: node-ablation curves");
     for (std::size_t l = 0; l < m_index.size(); ++l) {
@@ -446,6 +568,16 @@ LibResult LibRun::run() {
 }
 
 }  // namespace
+
+const char* libBasisName(LibBasis basis) {
+  return basis == LibBasis::OneZeroAlpha ? "(1-0)*alpha" : "jacobian";
+}
+
+std::optional<LibBasis> parseLibBasis(const std::string& name) {
+  if (name == "jacobian") return LibBasis::Jacobian;
+  if (name == "one-zero-alpha" || name == "(1-0)*alpha") return LibBasis::OneZeroAlpha;
+  return std::nullopt;
+}
 
 std::vector<std::string> defaultLibNodeLayers(int nLayers) {
   std::vector<std::string> names;

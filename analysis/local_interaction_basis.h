@@ -1,12 +1,13 @@
 // The Local Interaction Basis (ALGORITHMS.md section 9; The Local Interaction Basis, and Using
 // Degeneracy in the Loss Landscape for Mechanistic Interpretability; reference ApolloResearch/rib):
 // for chosen node layers, a basis in which activations are uncorrelated and ordered by their
-// influence on the next node layer (Jacobian basis), and the interaction graph between
-// consecutive bases. Gram matrices and eigen-decompositions in float64 (Eigen); the model is
-// evaluated in bias-folded float64 sections (analysis/lib_sections.h).
+// influence on the next node layer (Jacobian or "(1-0)*alpha" basis), and the interaction graph
+// between consecutive bases. Gram matrices and eigen-decompositions in float64 (Eigen); the model
+// is evaluated in bias-folded float64 sections (analysis/lib_sections.h).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,16 @@
 #include "models/transformer.h"
 
 namespace cs::analysis {
+
+/// How the basis is rotated within the whitened Gram eigenbasis (ALGORITHMS.md section 9 steps
+/// 4-5): by the Jacobian Gram M' (default), or by the "(1-0)*alpha" gradient of the next node
+/// layer's squared norm, with Lambda from the attribution matrix Lambda'.
+enum class LibBasis { Jacobian, OneZeroAlpha };
+
+/// "jacobian" or "(1-0)*alpha".
+const char* libBasisName(LibBasis basis);
+/// "jacobian", "one-zero-alpha" or "(1-0)*alpha"; nothing otherwise.
+std::optional<LibBasis> parseLibBasis(const std::string& name);
 
 struct LibOptions {
   /// Node layer names in stream order (parseNodeLayer); the last is usually "output".
@@ -38,6 +49,17 @@ struct LibOptions {
   double ablationBase = 2.0;  ///< node-ablation schedule: every k below 10, then k *= base
   bool edges = true;
   bool ablationCurves = true;
+  LibBasis basis = LibBasis::Jacobian;
+  /// R > 0: the Jacobians (Jacobian basis and edges) seed R random +-1 vectors over output
+  /// positions per output direction instead of one seed per position: R passes instead of P_out,
+  /// unbiased. Sections taking the position-wise shortcut stay exact (they need one pass).
+  std::int64_t stochasticSources = 0;
+  std::uint64_t seed = 0;  ///< of the stochastic sources
+  /// Per edge matrix, bisect the smallest number of kept edges whose accuracy stays within
+  /// `edgeAblationTolerance` of the unmodified model, for LIB and for PCA (whose edges it then
+  /// computes too). Implies the edges.
+  bool edgeAblation = false;
+  double edgeAblationTolerance = 0.001;
 };
 
 /// Bases, edges and (optionally) node-ablation curves on `dataset` (fixed-length rows; the

@@ -32,11 +32,27 @@ struct LibAblationCurve {
   std::vector<double> loss;
 };
 
+/// Edge ablation of one edge matrix (ALGORITHMS.md section 9 step 9): only the n largest edges
+/// kept, the smallest n whose accuracy is within the tolerance of the unmodified model's found by
+/// bisection.
+struct LibEdgeAblation {
+  std::string from, to;            ///< the node layers the edge matrix joins
+  std::string basis;               ///< "lib" or "pca"
+  std::int64_t edges = 0;          ///< entries of the edge matrix
+  std::int64_t nonzero = 0;        ///< entries > 0
+  double target = 0.0;             ///< base accuracy minus the tolerance
+  std::vector<std::int64_t> kept;  ///< the n evaluated, in the order the bisection tried them
+  std::vector<double> accuracy;
+  std::vector<double> loss;
+  std::int64_t minimal = -1;  ///< smallest n with accuracy >= target; -1: not even with all
+  double seconds = 0.0;
+};
+
 struct LibResult {
   std::string dataset;
   std::int64_t examples = 0;
   std::int64_t positions = 0;  ///< P of the input node layers
-  std::string basis;           ///< "jacobian"
+  std::string basis;           ///< "jacobian" or "(1-0)*alpha"
   std::string integration;     ///< quadrature rule, e.g. "gradient"
   bool centred = false;
   bool rotateFinal = true;
@@ -45,6 +61,12 @@ struct LibResult {
   /// edges[l]: E between layers[l] and layers[l + 1], [r'_{l+1}, r'_l], entries >= 0.
   std::vector<Eigen::MatrixXd> edges;
   std::vector<double> edgeSeconds;
+  /// The same edges in the PCA bases (the Gram's eigenbasis; the final node layer's basis as for
+  /// LIB), computed for the edge ablation's baseline.
+  std::vector<Eigen::MatrixXd> pcaEdges;
+  /// Per edge matrix, LIB then PCA.
+  std::vector<LibEdgeAblation> edgeAblations;
+  std::int64_t stochasticSources = 0;  ///< R of the stochastic Jacobians (0: exact)
   std::vector<LibAblationCurve> curves;
   double baseAccuracy = 0.0;  ///< the unmodified model on the same rows
   double baseLoss = 0.0;

@@ -1,9 +1,11 @@
 // `analyze lib MODEL_DIR --dataset SPEC [--layers NAME,NAME,...] [--centre] [--no-rotate-final]
-// [--tau T] [--relative-tau] [--integration RULE[:STEPS]] [--limit N] [--batch N] [--no-edges]
-// [--no-curves] [--save FILE.h5] [--run RUN] [--json]` (docs/analyses.md): the Local
+// [--tau T] [--relative-tau] [--integration RULE[:STEPS]] [--basis jacobian|one-zero-alpha]
+// [--stochastic-sources R] [--seed S] [--limit N] [--batch N] [--no-edges] [--no-curves]
+// [--edge-ablation] [--save FILE.h5] [--run RUN] [--json]` (docs/analyses.md): the Local
 // Interaction Basis of ALGORITHMS.md section 9: per node layer the kept directions and their
-// importance Lambda, the edges between consecutive bases, and node-ablation curves (accuracy
-// against kept directions) for LIB and PCA.
+// importance Lambda, the edges between consecutive bases, node-ablation curves (accuracy
+// against kept directions) for LIB and PCA, and optionally the smallest edge counts that keep
+// the accuracy (edge ablation), for LIB and PCA.
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
@@ -32,6 +34,10 @@ struct LibArgs {
   double tau = 1e-15;
   bool relativeTau = false;
   std::string integration = "gradient";
+  std::string basis = "jacobian";
+  std::int64_t stochasticSources = 0;
+  std::uint64_t seed = 0;
+  bool edgeAblation = false;
   std::int64_t limit = 0;
   std::int64_t batch = 512;
   bool noEdges = false, noCurves = false;
@@ -114,6 +120,24 @@ void saveResult(const LibArgs& a, const analysis::LibResult& r, const nlohmann::
           curve.accuracy[k]);
     }
   }
+  for (std::size_t e = 0; e < r.pcaEdges.size(); ++e) {
+    const auto& E = r.pcaEdges[e];
+    for (Eigen::Index i = 0; i < E.rows(); ++i) {
+      for (Eigen::Index j = 0; j < E.cols(); ++j) {
+        if (E(i, j) > 0) add("pca-edge", r.layers[e].name, i, j, "", E(i, j));
+      }
+    }
+  }
+  // Edge ablation: one row per evaluated count in the bisection's order (i), j the kept edges,
+  // value the accuracy; then the smallest count (j; -1 if none) with value its accuracy.
+  for (const auto& a : r.edgeAblations) {
+    double best = 0.0;
+    for (std::size_t k = 0; k < a.kept.size(); ++k) {
+      add("edge-ablation", a.from, static_cast<std::int64_t>(k), a.kept[k], a.basis, a.accuracy[k]);
+      if (a.kept[k] == a.minimal) best = a.accuracy[k];
+    }
+    add("edge-minimal", a.from, -1, a.minimal, a.basis, best);
+  }
   data::writeResultTable(a.save, "lib", a.run, c, options.dump());
 }
 
@@ -131,6 +155,14 @@ void libCommand(const LibArgs& a, const GlobalOptions& global) {
   o.tau = a.tau;
   o.relativeTau = a.relativeTau;
   parseIntegration(a.integration, o);
+  const auto basis = analysis::parseLibBasis(a.basis);
+  if (!basis) {
+    throw ConfigError("--basis takes jacobian or one-zero-alpha, not \"" + a.basis + "\"");
+  }
+  o.basis = *basis;
+  o.stochasticSources = a.stochasticSources;
+  o.seed = a.seed;
+  o.edgeAblation = a.edgeAblation;
   o.limit = a.limit;
   o.batchSize = a.batch;
   o.edges = !a.noEdges;
@@ -170,18 +202,39 @@ void libCommand(const LibArgs& a, const GlobalOptions& global) {
                       {"loss", c.loss},
                       {"within_0.01", enough(c, r.baseAccuracy)}});
   }
-  const nlohmann::json described{{"model", a.folder},      {"dataset", r.dataset},
-                                 {"examples", r.examples}, {"positions", r.positions},
-                                 {"basis", r.basis},       {"integration", r.integration},
-                                 {"centred", r.centred},   {"rotate_final", r.rotateFinal},
-                                 {"tau", r.tau},           {"base_accuracy", r.baseAccuracy},
-                                 {"base_loss", r.baseLoss}};
+  auto ablations = nlohmann::json::array();
+  for (const auto& e : r.edgeAblations) {
+    ablations.push_back({{"from", e.from},
+                         {"to", e.to},
+                         {"basis", e.basis},
+                         {"edges", e.edges},
+                         {"nonzero", e.nonzero},
+                         {"target", e.target},
+                         {"kept", e.kept},
+                         {"accuracy", e.accuracy},
+                         {"loss", e.loss},
+                         {"minimal", e.minimal},
+                         {"seconds", e.seconds}});
+  }
+  const nlohmann::json described{{"model", a.folder},
+                                 {"dataset", r.dataset},
+                                 {"examples", r.examples},
+                                 {"positions", r.positions},
+                                 {"basis", r.basis},
+                                 {"integration", r.integration},
+                                 {"centred", r.centred},
+                                 {"rotate_final", r.rotateFinal},
+                                 {"tau", r.tau},
+                                 {"base_accuracy", r.baseAccuracy},
+                                 {"base_loss", r.baseLoss},
+                                 {"stochastic_sources", r.stochasticSources}};
   if (!a.save.empty()) saveResult(a, r, described);
   if (a.json) {
     auto j = described;
     j["layers"] = layers;
     j["edges"] = edges;
     j["curves"] = curves;
+    if (o.edgeAblation) j["edge_ablation"] = ablations;
     std::cout << j.dump(2) << "\n";
     return;
   }
@@ -214,6 +267,18 @@ void libCommand(const LibArgs& a, const GlobalOptions& global) {
                   static_cast<long long>(enough(r.curves[i + 1], r.baseAccuracy)));
     }
   }
+  if (!r.edgeAblations.empty()) {
+    std::printf("\nsmallest edge count with accuracy >= %.4f (base - %g)\n",
+                r.edgeAblations.front().target, o.edgeAblationTolerance);
+    std::printf("%-28s %-28s %9s %8s %8s %9s\n", "edges from", "to", "of", "lib", "pca", "seconds");
+    for (std::size_t i = 0; i + 1 < r.edgeAblations.size(); i += 2) {
+      const auto& lib = r.edgeAblations[i];
+      const auto& pca = r.edgeAblations[i + 1];
+      std::printf("%-28s %-28s %9lld %8lld %8lld %9.2f\n", lib.from.c_str(), lib.to.c_str(),
+                  static_cast<long long>(lib.edges), static_cast<long long>(lib.minimal),
+                  static_cast<long long>(pca.minimal), lib.seconds + pca.seconds);
+    }
+  }
   if (!a.save.empty())
     std::printf("\nsaved to %s:/results/lib/%s\n", a.save.c_str(), a.run.c_str());
 }
@@ -236,12 +301,23 @@ void addAnalyzeLibCommands(CLI::App& analyze, const GlobalOptions& options) {
   cmd->add_option("--integration", a->integration,
                   "gradient, trapezoid:N, gauss-legendre:N or left-riemann:M")
       ->capture_default_str();
+  cmd->add_option("--basis", a->basis, "jacobian or one-zero-alpha (the (1-0)*alpha basis)")
+      ->capture_default_str();
+  cmd->add_option("--stochastic-sources", a->stochasticSources,
+                  "R random +-1 vectors over output positions instead of one Jacobian per "
+                  "position (0: exact)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--seed", a->seed, "seed of the stochastic sources")->capture_default_str();
   cmd->add_option("--limit", a->limit, "dataset rows used (0: all)")->capture_default_str();
   cmd->add_option("--batch", a->batch, "rows per batch")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--no-edges", a->noEdges, "skip the edges");
   cmd->add_flag("--no-curves", a->noCurves, "skip the node-ablation curves");
+  cmd->add_flag("--edge-ablation", a->edgeAblation,
+                "bisect the smallest edge count per edge matrix that keeps the accuracy within "
+                "0.001 of the base, for LIB and PCA");
   cmd->add_option("--save", a->save, "HDF5 file for /results/lib/RUN");
   cmd->add_option("--run", a->run, "run name under /results/lib")->capture_default_str();
   cmd->add_flag("--json", a->json, "print one JSON object");

@@ -1,7 +1,8 @@
 // The Local Interaction Basis (ALGORITHMS.md section 9): the folded sections reproduce the model,
 // C^T G C = diag(Lambda), C+ C = I, C+ M' C+^T = I, the final basis, E >= 0, rotate_final
-// invariance, the centred constant direction, the linear closed form, and the ablation curve's
-// last point is the unmodified model.
+// invariance, the centred constant direction, the linear closed form, the ablation curve's
+// last point is the unmodified model, the "(1-0)*alpha" basis's invariants and linear closed form,
+// and stochastic sources that converge to the exact Jacobians.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -244,6 +245,151 @@ TEST(Lib, PositionwiseShortcutGivesTheDenseJacobiansAndEdges) {
     EXPECT_LT(maxAbs(fast.layers[l].jacobianGram - dense.layers[l].jacobianGram),
               1e-12 * maxAbs(dense.layers[l].jacobianGram));
     EXPECT_LT(maxAbs(fast.edges[l] - dense.edges[l]), 1e-10 * maxAbs(dense.edges[l]));
+  }
+}
+
+TEST(Lib, OneZeroAlphaBasisKeepsTheGramInvariants) {
+  auto model = test::tinyLm(4);
+  const PredictedRows rows(*model, test::tinyTokens(48, 4, 7));
+  auto o = options(
+      {"blocks.0.hook_resid_pre", "blocks.0.hook_resid_mid", "blocks.1.hook_resid_pre", "output"});
+  o.basis = LibBasis::OneZeroAlpha;
+  o.ablationCurves = false;
+  const auto r = computeLib(*model, rows, o);
+  EXPECT_EQ(r.basis, "(1-0)*alpha");
+  for (std::size_t l = 0; l + 1 < r.layers.size(); ++l) {
+    const auto& L = r.layers[l];
+    SCOPED_TRACE(L.name);
+    ASSERT_GT(L.C.cols(), 1);
+    // C = R V Lambda^1/2 whatever Lambda is: the activations stay uncorrelated with variance
+    // Lambda, and C+ C = I.
+    const Eigen::MatrixXd Lambda = L.lambda.asDiagonal();
+    const double scale = std::max(1.0, L.lambda.maxCoeff());
+    EXPECT_LT(maxAbs(L.C.transpose() * L.gram * L.C - Lambda), 1e-11 * scale);
+    const auto I = Eigen::MatrixXd::Identity(L.C.cols(), L.C.cols());
+    EXPECT_LT(maxAbs(L.Cplus * L.C - I), 1e-10);
+    // V diagonalises M = R+ M' R+^T, but Lambda is not M's spectrum: C+ M' C+^T is diagonal,
+    // not the identity.
+    const Eigen::MatrixXd D = L.Cplus * L.jacobianGram * L.Cplus.transpose();
+    const Eigen::MatrixXd offDiagonal = D - Eigen::MatrixXd(D.diagonal().asDiagonal());
+    EXPECT_LT(maxAbs(offDiagonal), 1e-9 * maxAbs(D));
+    EXPECT_GT((D.diagonal().array() - 1.0).abs().maxCoeff(), 1e-3);
+    EXPECT_GE(L.lambda.minCoeff(), 0.0);
+    for (Eigen::Index j = 1; j < L.lambda.size(); ++j) EXPECT_LE(L.lambda[j], L.lambda[j - 1]);
+  }
+  for (const auto& E : r.edges) {
+    EXPECT_GE(E.minCoeff(), 0.0);
+    EXPECT_GT(E.maxCoeff(), 0.0);
+  }
+}
+
+TEST(Lib, OneZeroAlphaOnALinearSectionIsTheJacobianBasis) {
+  // f W with W = [W_U; b_U] [7, 12] on 12 tokens: the Gram G = R+^T R+ has full rank. With
+  // A = W C (W C)^T the Jacobian basis has M' = A, M = R+ A R+^T = V Lambda V^T. The (1-0)*alpha
+  // gradient is g_s = A f_s, so M' = A G A and Lambda' = A G: its M = (R+ A R+^T)^2 has the same
+  // V, and |diag(V^T R+ A G R V)| = |diag(V^T R+ A R+^T V)| the same Lambda.
+  models::ModelShape shape;
+  shape.nLayers = 1;
+  shape.dModel = 6;
+  shape.nHeads = 2;
+  shape.dVocab = 12;
+  shape.nCtx = 4;
+  auto config = models::configForShape(shape);
+  config.norm = models::NormKind::None;
+  auto model = models::randomTransformer(config, 5, 0.5);
+  model->to(torch::kCPU, torch::kDouble);
+  model->weights().b_U = at::randn({12}, at::TensorOptions().dtype(at::kDouble));
+  model->setSkipped(0, models::Sublayer::Attention, true);
+  model->setSkipped(0, models::Sublayer::Mlp, true);
+  const PredictedRows rows(*model, test::tinyTokens(60, 1, 4).remainder(12));
+  auto o = options({"blocks.0.hook_resid_pre", "output"});
+  o.ablationCurves = false;
+  o.edges = false;
+  const auto jacobian = computeLib(*model, rows, o);
+  o.basis = LibBasis::OneZeroAlpha;
+  const auto alpha = computeLib(*model, rows, o);
+  Eigen::MatrixXd W(7, 12);
+  const auto wu = model->weights().W_U.contiguous();
+  const auto bu = model->weights().b_U.contiguous();
+  for (int i = 0; i < 6; ++i)
+    for (int j = 0; j < 12; ++j) W(i, j) = wu[i][j].item<double>();
+  for (int j = 0; j < 12; ++j) W(6, j) = bu[j].item<double>();
+  const Eigen::MatrixXd WC = W * alpha.layers[1].C;
+  const Eigen::MatrixXd A = WC * WC.transpose();
+  const auto& G = alpha.layers[0].gram;
+  EXPECT_LT(maxAbs(alpha.layers[0].jacobianGram - A * G * A), 1e-12 * maxAbs(A * G * A));
+  const auto& la = alpha.layers[0].lambda;
+  const auto& lj = jacobian.layers[0].lambda;
+  ASSERT_EQ(la.size(), 7);
+  ASSERT_EQ(lj.size(), 7);
+  EXPECT_LT((la - lj).cwiseAbs().maxCoeff(), 1e-10 * lj[0]);
+  const auto& ca = alpha.layers[0].C;
+  const auto& cj = jacobian.layers[0].C;
+  for (Eigen::Index j = 0; j < 7; ++j) {
+    const double sign = ca.col(j).dot(cj.col(j)) < 0 ? -1.0 : 1.0;
+    EXPECT_LT((ca.col(j) - sign * cj.col(j)).cwiseAbs().maxCoeff(),
+              1e-8 * cj.col(j).cwiseAbs().maxCoeff())
+        << "direction " << j;
+  }
+}
+
+// The relative difference of two matrices.
+double relative(const Eigen::MatrixXd& a, const Eigen::MatrixXd& exact) {
+  return maxAbs(a - exact) / maxAbs(exact);
+}
+
+TEST(Lib, StochasticSourcesApproachTheExactJacobiansAndAreUnbiased) {
+  auto model = test::tinyLm(4);
+  const PredictedRows rows(*model, test::tinyTokens(32, 4, 7));
+  // Attention and MLP of block 1: four output positions mixed; the final basis is exact.
+  auto o = options({"blocks.1.hook_resid_pre", "blocks.1.hook_resid_post"});
+  o.ablationCurves = false;
+  const auto exact = computeLib(*model, rows, o);
+  const auto& M = exact.layers[0].jacobianGram;
+  std::vector<double> errors, edgeErrors;
+  for (const std::int64_t R : {4, 32, 256}) {
+    o.stochasticSources = R;
+    o.seed = 11;
+    const auto r = computeLib(*model, rows, o);
+    EXPECT_EQ(r.stochasticSources, R);
+    errors.push_back(relative(r.layers[0].jacobianGram, M));
+    // The edges also go through the (estimated) basis: they converge with it.
+    edgeErrors.push_back(relative(r.edges[0], exact.edges[0]));
+    std::printf("R = %lld: M' off by %.3g, edges by %.3g (relative)\n", static_cast<long long>(R),
+                errors.back(), edgeErrors.back());
+  }
+  EXPECT_GT(errors[0], 0.0);
+  EXPECT_LT(errors[1], errors[0]);
+  EXPECT_LT(errors[2], errors[1]);
+  EXPECT_LT(errors[2], 0.1);
+  EXPECT_LT(edgeErrors[2], edgeErrors[0]);
+  // Unbiased: the mean of 16 estimates with R = 4 is much closer than one of them is.
+  o.stochasticSources = 4;
+  o.edges = false;
+  Eigen::MatrixXd mean = Eigen::MatrixXd::Zero(M.rows(), M.cols());
+  double single = 0.0;
+  for (std::uint64_t seed = 0; seed < 16; ++seed) {
+    o.seed = seed;
+    const Eigen::MatrixXd Mr = computeLib(*model, rows, o).layers[0].jacobianGram;
+    mean += Mr / 16.0;
+    single += relative(Mr, M) / 16.0;
+  }
+  std::printf("R = 4: one estimate off by %.3g, the mean of 16 by %.3g (relative)\n", single,
+              relative(mean, M));
+  EXPECT_LT(relative(mean, M), 0.5 * single);
+}
+
+TEST(Lib, StochasticSourcesLeavePositionwiseSectionsExact) {
+  auto model = test::tinyLm(4, "gpt2", {.attentionFree = true});
+  const PredictedRows rows(*model, test::tinyTokens(24, 4, 3));
+  auto o = options({"blocks.0.hook_resid_pre", "blocks.1.hook_resid_pre", "output"});
+  o.ablationCurves = false;
+  const auto exact = computeLib(*model, rows, o);
+  o.stochasticSources = 2;
+  const auto r = computeLib(*model, rows, o);
+  for (std::size_t l = 0; l + 1 < r.layers.size(); ++l) {
+    EXPECT_EQ(r.layers[l].jacobianGram, exact.layers[l].jacobianGram);
+    EXPECT_EQ(r.edges[l], exact.edges[l]);
   }
 }
 

@@ -268,6 +268,48 @@ TEST(AnalyzeCli, LibReportsBasesEdgesAndCurvesAndSavesThem) {
   EXPECT_THAT(badLayer.err, HasSubstr("is not blocks.L.hook_resid_pre"));
 }
 
+// Edge ablation of the modular-addition model's last edge matrix, for LIB and PCA: the bisection
+// starts from every edge, its answer was tried and is enough, and the table holds it; the
+// (1-0)*alpha basis and stochastic sources are reported; a bad basis is named.
+TEST(AnalyzeCli, LibEdgeAblationReportsTheSmallestEdgeCounts) {
+  test::TempDir dir;
+  const auto file = (dir / "lib.h5").string();
+  const auto j = test::stdoutJson(
+      runCli({"analyze", "lib", "builtin:modadd", "--dataset", "modadd:p=113,rows=64", "--layers",
+              "blocks.0.hook_resid_post,output", "--edge-ablation", "--no-curves", "--json",
+              "--save", file, "--run", "edges"}));
+  ASSERT_TRUE(j.contains("edge_ablation")) << j.dump(2);
+  ASSERT_EQ(j["edge_ablation"].size(), 2u);
+  EXPECT_EQ(j["edge_ablation"][0]["basis"], "lib");
+  EXPECT_EQ(j["edge_ablation"][1]["basis"], "pca");
+  for (const auto& e : j["edge_ablation"]) {
+    const auto kept = e["kept"].get<std::vector<std::int64_t>>();
+    const auto accuracy = e["accuracy"].get<std::vector<double>>();
+    const auto minimal = e["minimal"].get<std::int64_t>();
+    ASSERT_FALSE(kept.empty());
+    EXPECT_EQ(kept.front(), e["edges"].get<std::int64_t>());
+    EXPECT_DOUBLE_EQ(accuracy.front(), j["base_accuracy"].get<double>());
+    const auto at = std::find(kept.begin(), kept.end(), minimal);
+    ASSERT_NE(at, kept.end()) << e.dump();
+    EXPECT_GE(accuracy[at - kept.begin()], e["target"].get<double>());
+  }
+  const auto table = data::readResultTable(file, "lib", "edges");
+  const auto& what = table.column("what").texts;
+  EXPECT_EQ(std::count(what.begin(), what.end(), "edge-minimal"), 2);
+  EXPECT_GT(std::count(what.begin(), what.end(), "pca-edge"), 0);
+
+  const auto alpha = test::stdoutJson(
+      runCli({"analyze", "lib", "builtin:modadd", "--dataset", "modadd:p=113,rows=32", "--layers",
+              "blocks.0.hook_resid_post,output", "--basis", "one-zero-alpha",
+              "--stochastic-sources", "3", "--no-curves", "--json"}));
+  EXPECT_EQ(alpha["basis"], "(1-0)*alpha");
+  EXPECT_EQ(alpha["stochastic_sources"], 3);
+  const auto bad = runCli(
+      {"analyze", "lib", "builtin:modadd", "--dataset", "modadd:p=113", "--basis", "hessian"});
+  EXPECT_NE(bad.exitCode, 0);
+  EXPECT_THAT(bad.err, HasSubstr("--basis takes jacobian or one-zero-alpha"));
+}
+
 // Head divergence on the induction model with the first half of a repeated sequence replaced:
 // the selected heads go into a mask file that `prune` accepts and that cannot be compacted.
 TEST(AnalyzeCli, HeadDivergenceMaskFileIsAMaskThePruneCommandApplies) {
