@@ -20,34 +20,14 @@
 #include "models/loaders/hf_loader.h"
 #include "models/random_checkpoint.h"
 #include "support/message_of.h"
+#include "support/predicted_rows.h"
 #include "support/rows_dataset.h"
 #include "support/tiny_models.h"
 
 namespace cs::analysis {
 namespace {
 
-// Token rows of one length whose target is the model's own prediction at the last position,
-// so the dataset has targets there.
-class PredictedRows final : public data::Dataset {
- public:
-  PredictedRows(models::Transformer& model, at::Tensor tokens) : m_tokens(std::move(tokens)) {
-    torch::NoGradGuard noGrad;
-    m_targets = model.forward({m_tokens, {}, {}, {}}).select(1, m_tokens.size(1) - 1).argmax(-1);
-  }
-  std::int64_t size() const override { return m_tokens.size(0); }
-  data::EvalBatch batch(std::int64_t begin, std::int64_t count) const override {
-    count = std::min(count, size() - begin);
-    data::EvalBatch b;
-    b.tokens = m_tokens.narrow(0, begin, count);
-    b.targets = m_targets.narrow(0, begin, count);
-    b.scorePositions = at::full({count}, m_tokens.size(1) - 1, at::kLong);
-    return b;
-  }
-  std::string describe() const override { return "predicted rows"; }
-
- private:
-  at::Tensor m_tokens, m_targets;
-};
+using test::PredictedRows;
 
 double maxAbs(const Eigen::MatrixXd& m) { return m.size() ? m.cwiseAbs().maxCoeff() : 0.0; }
 
