@@ -384,7 +384,8 @@ TEST(ActivationPatchingInduction, RanksTheDemosHeadAmongTheTopTwo) {
   EXPECT_LT(better, 2) << "the demo's head L" << hurtL << "H" << hurtH << "\n" << necessary;
 
   options.direction = PatchDirection::Denoising;
-  const auto& sufficient = analyseActivationPatching(*model, pairs, options).grids.at(0).score;
+  const Eigen::MatrixXd sufficient =
+      analyseActivationPatching(*model, pairs, options).grids.at(0).score;
   Eigen::Index topLayer = 0, topHead = 0;
   sufficient.maxCoeff(&topLayer, &topHead);
   EXPECT_EQ(topLayer, 1) << sufficient;
