@@ -173,22 +173,7 @@ TEST(LibEdgeAblation, KeepingEveryEdgeIsTheUnmodifiedModel) {
 }
 
 // No norms, every sublayer skipped: resid_pre 0 -> output is f [h, 1] times W = [W_U; b_U].
-std::unique_ptr<models::Transformer> linearModel() {
-  models::ModelShape shape;
-  shape.nLayers = 1;
-  shape.dModel = 6;
-  shape.nHeads = 2;
-  shape.dVocab = 5;
-  shape.nCtx = 4;
-  auto config = models::configForShape(shape);
-  config.norm = models::NormKind::None;
-  auto model = models::randomTransformer(config, 3, 0.5);
-  model->to(torch::kCPU, torch::kDouble);
-  model->weights().b_U = at::randn({5}, at::TensorOptions().dtype(at::kDouble));
-  model->setSkipped(0, models::Sublayer::Attention, true);
-  model->setSkipped(0, models::Sublayer::Mlp, true);
-  return model;
-}
+std::unique_ptr<models::Transformer> linearModel() { return test::linearSectionModel(5, 3); }
 
 TEST(LibEdgeAblation, LinearSectionFollowsTheClosedForm) {
   auto model = linearModel();

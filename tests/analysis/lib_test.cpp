@@ -172,19 +172,7 @@ TEST(Lib, CentredFirstDirectionIsConstantAndTheOthersHaveZeroMean) {
 
 TEST(Lib, LinearSectionHasTheClosedFormJacobianGram) {
   // No norms, every sublayer skipped: resid_pre 0 -> output is f [h, 1] times W = [W_U; b_U].
-  models::ModelShape shape;
-  shape.nLayers = 1;
-  shape.dModel = 6;
-  shape.nHeads = 2;
-  shape.dVocab = 5;
-  shape.nCtx = 4;
-  auto config = models::configForShape(shape);
-  config.norm = models::NormKind::None;
-  auto model = models::randomTransformer(config, 3, 0.5);
-  model->to(torch::kCPU, torch::kDouble);
-  model->weights().b_U = at::randn({5}, at::TensorOptions().dtype(at::kDouble));
-  model->setSkipped(0, models::Sublayer::Attention, true);
-  model->setSkipped(0, models::Sublayer::Mlp, true);
+  auto model = test::linearSectionModel(5, 3);
   const PredictedRows rows(*model, test::tinyTokens(30, 1, 4).remainder(5));
   auto o = options({"blocks.0.hook_resid_pre", "output"});
   o.ablationCurves = false;
@@ -268,19 +256,7 @@ TEST(Lib, OneZeroAlphaOnALinearSectionIsTheJacobianBasis) {
   // A = W C (W C)^T the Jacobian basis has M' = A, M = R+ A R+^T = V Lambda V^T. The (1-0)*alpha
   // gradient is g_s = A f_s, so M' = A G A and Lambda' = A G: its M = (R+ A R+^T)^2 has the same
   // V, and |diag(V^T R+ A G R V)| = |diag(V^T R+ A R+^T V)| the same Lambda.
-  models::ModelShape shape;
-  shape.nLayers = 1;
-  shape.dModel = 6;
-  shape.nHeads = 2;
-  shape.dVocab = 12;
-  shape.nCtx = 4;
-  auto config = models::configForShape(shape);
-  config.norm = models::NormKind::None;
-  auto model = models::randomTransformer(config, 5, 0.5);
-  model->to(torch::kCPU, torch::kDouble);
-  model->weights().b_U = at::randn({12}, at::TensorOptions().dtype(at::kDouble));
-  model->setSkipped(0, models::Sublayer::Attention, true);
-  model->setSkipped(0, models::Sublayer::Mlp, true);
+  auto model = test::linearSectionModel(12, 5);
   const PredictedRows rows(*model, test::tinyTokens(60, 1, 4).remainder(12));
   auto o = options({"blocks.0.hook_resid_pre", "output"});
   o.ablationCurves = false;

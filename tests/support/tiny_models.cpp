@@ -77,4 +77,21 @@ at::Tensor tinyTokens(std::int64_t n, std::int64_t length, std::uint64_t seed) {
   return at::randint(0, 16, {n, length}, generator, at::TensorOptions().dtype(at::kLong));
 }
 
+std::unique_ptr<models::Transformer> linearSectionModel(int vocab, std::uint64_t seed) {
+  models::ModelShape shape;
+  shape.nLayers = 1;
+  shape.dModel = 6;
+  shape.nHeads = 2;
+  shape.dVocab = vocab;
+  shape.nCtx = 4;
+  auto config = models::configForShape(shape);
+  config.norm = models::NormKind::None;
+  auto model = models::randomTransformer(config, seed, 0.5);
+  model->to(torch::kCPU, torch::kDouble);
+  model->weights().b_U = at::randn({vocab}, at::TensorOptions().dtype(at::kDouble));
+  model->setSkipped(0, models::Sublayer::Attention, true);
+  model->setSkipped(0, models::Sublayer::Mlp, true);
+  return model;
+}
+
 }  // namespace cs::test

@@ -27,6 +27,11 @@ std::unique_ptr<models::Transformer> tinyLm(std::uint64_t seed = 0, const char* 
                                             TinyVariant variant = {});
 
 /// n random images for tinyVit: [n, 3, 8, 8] float64, N(0, 1).
+/// A float64 one-block language model whose attention and MLP are skipped and which has no
+/// norms: from resid_pre 0 the output is [h, 1] times [W_U; b_U] (d_model 6, 2 heads, random
+/// b_U), the linear section of the Local Interaction Basis tests.
+std::unique_ptr<models::Transformer> linearSectionModel(int vocab, std::uint64_t seed);
+
 at::Tensor tinyImages(std::int64_t n, std::uint64_t seed = 0);
 
 /// n random token rows of length `length` for tinyLm: [n, length] int64 in [0, 16).
