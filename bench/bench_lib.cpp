@@ -57,8 +57,7 @@ nlohmann::json measure(int width, int length, std::int64_t rows) {
   auto model = models::randomTransformer(c, 0, 1.0 / std::sqrt(static_cast<double>(width)));
   const RandomRows data(*model, rows, length, c.dVocab);
   analysis::LibOptions o;
-  o.nodeLayers = {"blocks.0.hook_resid_pre", "blocks.0.hook_resid_mid", "blocks.0.hook_resid_post",
-                  "output"};
+  o.nodeLayers = analysis::defaultLibNodeLayers(1);  // the paper's four node layers
   o.ablationCurves = false;
   o.batchSize = rows;
   const auto start = std::chrono::steady_clock::now();

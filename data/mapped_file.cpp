@@ -77,10 +77,7 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::filesystem::path& 
   std::shared_ptr<MappedFile> file(new MappedFile);
   file->m_path = path;
   file->m_size = static_cast<std::size_t>(st.st_size);
-  file->m_identity = {static_cast<unsigned long>(st.st_dev), static_cast<unsigned long>(st.st_ino),
-                      static_cast<long long>(st.st_mtim.tv_sec),
-                      static_cast<long long>(st.st_mtim.tv_nsec),
-                      static_cast<long long>(st.st_size)};
+  file->m_identity = identityOf(st);
   if (file->m_size > 0) {
     void* addr = ::mmap(nullptr, file->m_size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (addr == MAP_FAILED) {
@@ -94,14 +91,16 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::filesystem::path& 
   return file;
 }
 
+MappedFile::Identity MappedFile::identityOf(const struct stat& st) {
+  return {static_cast<unsigned long>(st.st_dev), static_cast<unsigned long>(st.st_ino),
+          static_cast<long long>(st.st_mtim.tv_sec), static_cast<long long>(st.st_mtim.tv_nsec),
+          static_cast<long long>(st.st_size)};
+}
+
 bool MappedFile::changedOnDisk() const {
   struct stat st {};
   if (::stat(m_path.c_str(), &st) != 0) return true;
-  const Identity now{static_cast<unsigned long>(st.st_dev), static_cast<unsigned long>(st.st_ino),
-                     static_cast<long long>(st.st_mtim.tv_sec),
-                     static_cast<long long>(st.st_mtim.tv_nsec),
-                     static_cast<long long>(st.st_size)};
-  return !(now == m_identity);
+  return identityOf(st) != m_identity;
 }
 
 void MappedFile::throwChanged() const {

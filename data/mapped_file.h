@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <memory>
 
+struct stat;
+
 namespace cs::data {
 
 class MappedFile {
@@ -40,7 +42,9 @@ class MappedFile {
     long long modifiedSeconds = 0, modifiedNanoseconds = 0;
     long long size = 0;
     bool operator==(const Identity&) const = default;
-  } m_identity;
+  };
+  static Identity identityOf(const struct stat& st);
+  Identity m_identity;
 };
 
 }  // namespace cs::data

@@ -212,13 +212,14 @@ void MainWindow::restoreSettings() {
                  : QStringLiteral("cpu");
   m_checkNumerics = settings.value(kCheckNumericsKey, true).toBool();
   // The menus were built before the settings were read.
-  for (auto* action : {findChild<QAction*>(QStringLiteral("device_") + m_device),
-                       findChild<QAction*>(QStringLiteral("checkNumerics"))}) {
-    if (action == nullptr) continue;
-    const QSignalBlocker quiet(action);
-    action->setChecked(action->objectName() == QStringLiteral("checkNumerics") ? m_checkNumerics
-                                                                               : true);
-  }
+  auto tick = [this](const QString& name, bool checked) {
+    if (auto* action = findChild<QAction*>(name)) {
+      const QSignalBlocker quiet(action);
+      action->setChecked(checked);
+    }
+  };
+  tick(QStringLiteral("device_") + m_device, true);
+  tick(QStringLiteral("checkNumerics"), m_checkNumerics);
 }
 
 void MainWindow::setCheckNumerics(bool on) {

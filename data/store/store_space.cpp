@@ -8,16 +8,9 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/memory_budget.h"
 
 namespace cs::data {
-
-namespace {
-
-std::string megabytes(std::int64_t bytes) {
-  return std::to_string((std::max<std::int64_t>(bytes, 0) + (1 << 20) - 1) >> 20) + " MiB";
-}
-
-}  // namespace
 
 std::int64_t bytesToGrow(std::int64_t rowsBefore, std::int64_t rowsAfter, std::int64_t rowsPerChunk,
                          std::int64_t chunkBytes) {
@@ -39,7 +32,7 @@ void requireRoomToGrow(const std::filesystem::path& path, std::int64_t fileEnd, 
     const auto cap = static_cast<std::int64_t>(limit.rlim_cur);
     if (fileEnd + bytes > cap)
       throw IoError("the next batch would take " + path.string() + " past this process's " +
-                    "file-size limit (" + megabytes(cap) + ", ulimit -f)" + advice);
+                    "file-size limit (" + memoryText(cap) + ", ulimit -f)" + advice);
   }
 
   auto folder = std::filesystem::absolute(path).parent_path();
@@ -50,7 +43,7 @@ void requireRoomToGrow(const std::filesystem::path& path, std::int64_t fileEnd, 
       static_cast<unsigned long long>(std::numeric_limits<std::int64_t>::max())));
   if (bytes > available)
     throw IoError("the disk holding " + path.string() + " is full: the next batch needs about " +
-                  megabytes(bytes) + ", " + megabytes(available) + " are free" + advice);
+                  memoryText(bytes) + ", " + memoryText(available) + " are free" + advice);
 }
 
 }  // namespace cs::data

@@ -250,8 +250,7 @@ TEST(LibEdgeAblationKnownAnswer, ModaddEdgeCountsForLibAndPca) {
   auto model = models::loadHfModel(models::resolveModelFolder("builtin:modadd"));
   const auto data = data::openDataset("modadd:p=113,rows=128");
   LibOptions o;
-  o.nodeLayers = {"blocks.0.hook_resid_pre", "blocks.0.hook_resid_mid", "blocks.0.hook_resid_post",
-                  "output"};
+  o.nodeLayers = defaultLibNodeLayers(1);  // the paper's four node layers
   o.limit = 128;
   o.batchSize = 128;
   o.ablationCurves = false;

@@ -31,6 +31,16 @@ using test::PredictedRows;
 
 double maxAbs(const Eigen::MatrixXd& m) { return m.size() ? m.cwiseAbs().maxCoeff() : 0.0; }
 
+// C^T G C = diag(Lambda) (activations in the basis are uncorrelated with variance Lambda) and
+// C+ C = I.
+void expectDecorrelatingBasis(const LibNodeLayer& L) {
+  const Eigen::MatrixXd Lambda = L.lambda.asDiagonal();
+  const double scale = std::max(1.0, L.lambda.maxCoeff());
+  EXPECT_LT(maxAbs(L.C.transpose() * L.gram * L.C - Lambda), 1e-11 * scale);
+  const auto I = Eigen::MatrixXd::Identity(L.C.cols(), L.C.cols());
+  EXPECT_LT(maxAbs(L.Cplus * L.C - I), 1e-10);
+}
+
 LibOptions options(std::vector<std::string> layers) {
   LibOptions o;
   o.nodeLayers = std::move(layers);
@@ -89,11 +99,8 @@ TEST(Lib, BasisInvariantsHoldOnATinyTransformer) {
     const auto& L = r.layers[l];
     SCOPED_TRACE(L.name);
     ASSERT_GT(L.C.cols(), 1);
-    const Eigen::MatrixXd Lambda = L.lambda.asDiagonal();
-    const double scale = std::max(1.0, L.lambda.maxCoeff());
-    EXPECT_LT(maxAbs(L.C.transpose() * L.gram * L.C - Lambda), 1e-11 * scale);
+    expectDecorrelatingBasis(L);
     const auto I = Eigen::MatrixXd::Identity(L.C.cols(), L.C.cols());
-    EXPECT_LT(maxAbs(L.Cplus * L.C - I), 1e-10);
     EXPECT_LT(maxAbs(L.Cplus * L.jacobianGram * L.Cplus.transpose() - I), 1e-9);
     for (Eigen::Index j = 1; j < L.lambda.size(); ++j) EXPECT_LE(L.lambda[j], L.lambda[j - 1]);
   }
@@ -229,13 +236,8 @@ TEST(Lib, OneZeroAlphaBasisKeepsTheGramInvariants) {
     const auto& L = r.layers[l];
     SCOPED_TRACE(L.name);
     ASSERT_GT(L.C.cols(), 1);
-    // C = R V Lambda^1/2 whatever Lambda is: the activations stay uncorrelated with variance
-    // Lambda, and C+ C = I.
-    const Eigen::MatrixXd Lambda = L.lambda.asDiagonal();
-    const double scale = std::max(1.0, L.lambda.maxCoeff());
-    EXPECT_LT(maxAbs(L.C.transpose() * L.gram * L.C - Lambda), 1e-11 * scale);
-    const auto I = Eigen::MatrixXd::Identity(L.C.cols(), L.C.cols());
-    EXPECT_LT(maxAbs(L.Cplus * L.C - I), 1e-10);
+    // C = R V Lambda^1/2 whatever Lambda is, so this holds for this basis too.
+    expectDecorrelatingBasis(L);
     // V diagonalises M = R+ M' R+^T, but Lambda is not M's spectrum: C+ M' C+^T is diagonal,
     // not the identity.
     const Eigen::MatrixXd D = L.Cplus * L.jacobianGram * L.Cplus.transpose();
@@ -371,8 +373,7 @@ TEST(LibKnownAnswer, ModaddNeedsAHandfulOfLibDirectionsPerNodeLayer) {
   auto model = models::loadHfModel(models::resolveModelFolder("builtin:modadd"));
   const auto data = data::openDataset("modadd:p=113");
   LibOptions o;
-  o.nodeLayers = {"blocks.0.hook_resid_pre", "blocks.0.hook_resid_mid", "blocks.0.hook_resid_post",
-                  "output"};
+  o.nodeLayers = defaultLibNodeLayers(1);  // the paper's four node layers
   o.limit = 128;
   o.batchSize = 128;
   o.edges = false;
