@@ -122,9 +122,9 @@ void JobRunner::end(int id, JobState state, const QString& message,
   if (state == JobState::Finished && deliver) {
     try {
       deliver();
-    } catch (const std::exception& e) {
+    } catch (...) {
       state = JobState::Failed;
-      error = QString::fromStdString(e.what());
+      error = QString::fromStdString(describeException(std::current_exception()).message);
       it->second->state = state;
     }
   }
