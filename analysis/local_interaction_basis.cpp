@@ -67,6 +67,7 @@ class LibRun {
 
  private:
   void collect();
+  void readRecordedGrams();
   void computeBasis(std::size_t layer);
   void computeFinalBasis();
   /// J [g, B, P_in, width] per group of g output directions (t, i) of the next node layer,
@@ -154,6 +155,20 @@ void LibRun::collect() {
   const auto base = scoreLogits(logits, m_a.targets);
   m_r.baseAccuracy = base.accuracy;
   m_r.baseLoss = base.loss;
+}
+
+void LibRun::readRecordedGrams() {
+  m_progress.setStage("LIB: Gram matrices from the recording");
+  std::vector<RecordedNodeLayer> layers;
+  for (std::size_t l = 0; l < m_index.size(); ++l) {
+    layers.push_back({m_r.layers[l].name, m_r.layers[l].width, hasConstant(l), m_r.positions,
+                      m_o.outputPosition});
+  }
+  auto grams = gramsFromRecording(*m_o.gramRecording, layers, m_progress);
+  m_gram = std::move(grams.gram);
+  m_mean = std::move(grams.mean);
+  m_r.gramSource = m_o.gramRecording->store.string();
+  m_r.gramExamples = grams.examples;
 }
 
 void LibRun::computeFinalBasis() {
@@ -527,12 +542,18 @@ LibResult LibRun::run() {
   torch::AutoGradMode gradients(true);  // the Jacobians; collect() turns it off for itself
   m_progress.setStage("LIB: node layer activations");
   collect();
-  for (const auto& f : m_a.f) {
-    const auto flat = f.reshape({-1, f.size(2)});
-    m_gram.push_back(toEigen(at::mm(flat.t(), flat) / static_cast<double>(flat.size(0))));
-    m_mean.push_back(toEigen(flat.mean(0).unsqueeze(1)));
-    m_r.layers[m_gram.size() - 1].gram = m_gram.back();
+  if (m_o.gramRecording) {
+    readRecordedGrams();
+  } else {
+    for (const auto& f : m_a.f) {
+      const auto flat = f.reshape({-1, f.size(2)});
+      m_gram.push_back(toEigen(at::mm(flat.t(), flat) / static_cast<double>(flat.size(0))));
+      m_mean.push_back(toEigen(flat.mean(0).unsqueeze(1)));
+    }
+    m_r.gramSource = "live";
+    m_r.gramExamples = m_a.rows;
   }
+  for (std::size_t l = 0; l < m_gram.size(); ++l) m_r.layers[l].gram = m_gram[l];
   const auto K = m_index.size() - 1;
   m_C.resize(m_index.size());
   m_Cplus.resize(m_index.size());

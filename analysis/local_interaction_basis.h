@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/lib_recorded_grams.h"
 #include "analysis/quadrature.h"
 #include "analysis/results/lib_result.h"
 #include "core/progress.h"
@@ -60,6 +61,9 @@ struct LibOptions {
   /// computes too). Implies the edges.
   bool edgeAblation = false;
   double edgeAblationTolerance = 0.001;
+  /// Set: the Grams (and the centring means) come from this activation store instead of the
+  /// live rows, which then serve the Jacobians, edges and curves only.
+  std::optional<LibGramRecording> gramRecording;
 };
 
 /// Bases, edges and (optionally) node-ablation curves on `dataset` (fixed-length rows; the

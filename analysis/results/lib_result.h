@@ -57,6 +57,8 @@ struct LibResult {
   bool centred = false;
   bool rotateFinal = true;
   double tau = 0.0;
+  std::string gramSource;         ///< "live" or the activation store the Grams were read from
+  std::int64_t gramExamples = 0;  ///< examples the Grams average over
   std::vector<LibNodeLayer> layers;
   /// edges[l]: E between layers[l] and layers[l + 1], [r'_{l+1}, r'_l], entries >= 0.
   std::vector<Eigen::MatrixXd> edges;

@@ -1,7 +1,8 @@
 // `analyze lib MODEL_DIR --dataset SPEC [--layers NAME,NAME,...] [--centre] [--no-rotate-final]
 // [--tau T] [--relative-tau] [--integration RULE[:STEPS]] [--basis jacobian|one-zero-alpha]
 // [--stochastic-sources R] [--seed S] [--limit N] [--batch N] [--no-edges] [--no-curves]
-// [--edge-ablation] [--save FILE.h5] [--run RUN] [--json]` (docs/analyses.md): the Local
+// [--edge-ablation] [--gram-recording STORE.h5 [--gram-limit N]] [--save FILE.h5] [--run RUN]
+// [--json]` (docs/analyses.md): the Local
 // Interaction Basis of ALGORITHMS.md section 9: per node layer the kept directions and their
 // importance Lambda, the edges between consecutive bases, node-ablation curves (accuracy
 // against kept directions) for LIB and PCA, and optionally the smallest edge counts that keep
@@ -20,6 +21,7 @@
 #include "core/threads.h"
 #include "data/dataset_spec.h"
 #include "data/store/results_writer.h"
+#include "models/loaders/model_identity.h"
 
 namespace cs::cli {
 
@@ -38,6 +40,8 @@ struct LibArgs {
   std::int64_t stochasticSources = 0;
   std::uint64_t seed = 0;
   bool edgeAblation = false;
+  std::string gramRecording;
+  std::int64_t gramLimit = 0;
   std::int64_t limit = 0;
   std::int64_t batch = 512;
   bool noEdges = false, noCurves = false;
@@ -171,6 +175,11 @@ void libCommand(const LibArgs& a, const GlobalOptions& global) {
   analysis::LibResult r;
   {
     ProgressLine line(progress, global);
+    if (!a.gramRecording.empty()) {
+      // The store must come from this very model: its identity is the weights' digest.
+      o.gramRecording = analysis::LibGramRecording{
+          a.gramRecording, models::identifyModelFolder(a.folder, progress), a.gramLimit};
+    }
     r = analysis::computeLib(*model, *dataset, o, progress);
   }
   auto layers = nlohmann::json::array();
@@ -227,7 +236,9 @@ void libCommand(const LibArgs& a, const GlobalOptions& global) {
                                  {"tau", r.tau},
                                  {"base_accuracy", r.baseAccuracy},
                                  {"base_loss", r.baseLoss},
-                                 {"stochastic_sources", r.stochasticSources}};
+                                 {"stochastic_sources", r.stochasticSources},
+                                 {"gram_source", r.gramSource},
+                                 {"gram_examples", r.gramExamples}};
   if (!a.save.empty()) saveResult(a, r, described);
   if (a.json) {
     auto j = described;
@@ -241,6 +252,10 @@ void libCommand(const LibArgs& a, const GlobalOptions& global) {
   std::printf("LIB (%s basis, %s integration%s) on %lld rows of %s; base accuracy %.4f\n",
               r.basis.c_str(), r.integration.c_str(), r.centred ? ", centred" : "",
               static_cast<long long>(r.examples), r.dataset.c_str(), r.baseAccuracy);
+  if (r.gramSource != "live") {
+    std::printf("Gram matrices from %s (%lld examples)\n", r.gramSource.c_str(),
+                static_cast<long long>(r.gramExamples));
+  }
   std::printf("\n%-28s %6s %6s %12s %12s %9s\n", "node layer", "width", "kept", "lambda[0]",
               "lambda[last]", "seconds");
   for (const auto& L : r.layers) {
@@ -318,6 +333,12 @@ void addAnalyzeLibCommands(CLI::App& analyze, const GlobalOptions& options) {
   cmd->add_flag("--edge-ablation", a->edgeAblation,
                 "bisect the smallest edge count per edge matrix that keeps the accuracy within "
                 "0.001 of the base, for LIB and PCA");
+  cmd->add_option("--gram-recording", a->gramRecording,
+                  "activation store of this model (record --hooks with the node layers and "
+                  "hook_logits, --positions all) to read the Gram matrices from");
+  cmd->add_option("--gram-limit", a->gramLimit, "store examples read for the Grams (0: all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--save", a->save, "HDF5 file for /results/lib/RUN");
   cmd->add_option("--run", a->run, "run name under /results/lib")->capture_default_str();
   cmd->add_flag("--json", a->json, "print one JSON object");

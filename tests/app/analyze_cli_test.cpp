@@ -310,6 +310,53 @@ TEST(AnalyzeCli, LibEdgeAblationReportsTheSmallestEdgeCounts) {
   EXPECT_THAT(bad.err, HasSubstr("--basis takes jacobian or one-zero-alpha"));
 }
 
+// Grams read from a recording of the whole dataset while the Jacobians use 32 rows: the JSON names
+// the store and its example count, and the bases differ from the live Grams' only by what more
+// data changes; a recording without the node layers' hooks is refused naming the fix.
+TEST(AnalyzeCli, LibReadsItsGramMatricesFromARecording) {
+  test::TempDir dir;
+  const auto store = (dir / "modadd.h5").string();
+  const auto recorded =
+      runCli({"record", "builtin:modadd", "--dataset", "modadd:p=113,rows=256", "--hooks",
+              "blocks.0.hook_resid_post", "--hooks", "hook_logits", "--out", store});
+  ASSERT_EQ(recorded.exitCode, 0) << recorded.err;
+  const std::vector<std::string> lib = {"analyze",
+                                        "lib",
+                                        "builtin:modadd",
+                                        "--dataset",
+                                        "modadd:p=113,rows=256",
+                                        "--limit",
+                                        "32",
+                                        "--layers",
+                                        "blocks.0.hook_resid_post,output",
+                                        "--no-curves",
+                                        "--json"};
+  auto fromStore = lib;
+  fromStore.insert(fromStore.end(), {"--gram-recording", store});
+  const auto j = test::stdoutJson(runCli(fromStore));
+  EXPECT_EQ(j["gram_source"], store);
+  EXPECT_EQ(j["gram_examples"], 256);
+  EXPECT_EQ(j["examples"], 32);
+  const auto live = test::stdoutJson(runCli(lib));
+  EXPECT_EQ(live["gram_source"], "live");
+  EXPECT_EQ(live["gram_examples"], 32);
+  // The output basis is the eigenbasis of the logits' Gram: over 256 examples its spectrum is
+  // not that of 32.
+  EXPECT_NE(j["layers"][1]["lambda"], live["layers"][1]["lambda"]);
+
+  auto limited = fromStore;
+  limited.insert(limited.end(), {"--gram-limit", "100"});
+  EXPECT_EQ(test::stdoutJson(runCli(limited))["gram_examples"], 100);
+
+  auto missing = lib;
+  missing[8] = "blocks.0.hook_resid_pre,output";
+  missing.insert(missing.end(), {"--gram-recording", store});
+  const auto refused = runCli(missing);
+  EXPECT_NE(refused.exitCode, 0);
+  EXPECT_THAT(refused.err, HasSubstr("holds no blocks.0.hook_resid_pre activations"));
+  EXPECT_THAT(refused.err, HasSubstr("record it with --hooks blocks.0.hook_resid_pre"));
+}
+
 // Head divergence on the induction model with the first half of a repeated sequence replaced:
 // the selected heads go into a mask file that `prune` accepts and that cannot be compacted.
 TEST(AnalyzeCli, HeadDivergenceMaskFileIsAMaskThePruneCommandApplies) {
