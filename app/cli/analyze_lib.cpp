@@ -90,8 +90,8 @@ std::int64_t enough(const analysis::LibAblationCurve& c, double base) {
   return -1;
 }
 
-// Rows: what ("lambda", "gram", "edge", "curve"), layer (node layer name), i, j (direction
-// indices; kept count for curves), basis ("lib"/"pca" for curves), value.
+// Rows: what ("lambda", "gram", "C", "C+", "edge", "curve", ...), layer (node layer name), i, j
+// (matrix indices; kept count for curves), basis ("lib"/"pca" for curves), value.
 void saveResult(const LibArgs& a, const analysis::LibResult& r, const nlohmann::json& options) {
   auto c = data::namedColumns({"what", "layer", "i", "j", "basis", "value"});
   const auto add = [&](const char* what, const std::string& layer, std::int64_t i, std::int64_t j,
@@ -108,6 +108,13 @@ void saveResult(const LibArgs& a, const analysis::LibResult& r, const nlohmann::
       add("lambda", L.name, i, -1, "", L.lambda[i]);
     for (Eigen::Index i = 0; i < L.gramEigenvalues.size(); ++i) {
       add("gram", L.name, i, -1, "", L.gramEigenvalues[i]);
+    }
+    // The bases themselves, so that a saved run can project new activations (f_hat = f C).
+    for (Eigen::Index i = 0; i < L.C.rows(); ++i) {
+      for (Eigen::Index j = 0; j < L.C.cols(); ++j) add("C", L.name, i, j, "", L.C(i, j));
+    }
+    for (Eigen::Index i = 0; i < L.Cplus.rows(); ++i) {
+      for (Eigen::Index j = 0; j < L.Cplus.cols(); ++j) add("C+", L.name, i, j, "", L.Cplus(i, j));
     }
   }
   for (std::size_t e = 0; e < r.edges.size(); ++e) {

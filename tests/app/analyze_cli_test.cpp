@@ -4,7 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <Eigen/Core>
 #include <algorithm>
+#include <cmath>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -257,6 +259,24 @@ TEST(AnalyzeCli, LibReportsBasesEdgesAndCurvesAndSavesThem) {
   std::int64_t kept = 0;
   for (const auto& layer : j["layers"]) kept += layer["kept"].get<std::int64_t>();
   EXPECT_EQ(lambdas, kept);
+  // The saved bases: C [width, kept] and C+ [kept, width] per node layer, with C+ C = I.
+  const auto& layerOf = table.column("layer").texts;
+  const auto& iOf = table.column("i").integers;
+  const auto& jOf = table.column("j").integers;
+  const auto& value = table.column("value").reals;
+  for (const auto& layer : j["layers"]) {
+    const auto name = layer["name"].get<std::string>();
+    const auto width = layer["width"].get<Eigen::Index>();
+    const auto n = layer["kept"].get<Eigen::Index>();
+    Eigen::MatrixXd C = Eigen::MatrixXd::Constant(width, n, NAN);
+    Eigen::MatrixXd Cplus = Eigen::MatrixXd::Constant(n, width, NAN);
+    for (std::size_t row = 0; row < what.size(); ++row) {
+      if (layerOf[row] != name) continue;
+      if (what[row] == "C") C(iOf[row], jOf[row]) = value[row];
+      if (what[row] == "C+") Cplus(iOf[row], jOf[row]) = value[row];
+    }
+    EXPECT_LT((Cplus * C - Eigen::MatrixXd::Identity(n, n)).cwiseAbs().maxCoeff(), 1e-8) << name;
+  }
 
   const auto noTargets = runCli({"analyze", "lib", "builtin:induction", "--dataset",
                                  "induction:rows=8", "--layers", "blocks.1.hook_resid_pre,output"});
