@@ -1,5 +1,6 @@
-// PNG/JPEG decoding through stb_image, header-only: the implementation is compiled here, so no
-// target needs extra compile definitions (all share one precompiled header and its flags).
+// PNG, JPEG and binary PPM/PGM decoding through stb_image, header-only: the implementation is
+// compiled here, so no target needs extra compile definitions (all share one precompiled header and
+// its flags).
 #include "data/image.h"
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG
 #define STBI_ONLY_JPEG
+#define STBI_ONLY_PNM
 #define STBI_NO_STDIO
 #define STBI_FAILURE_USERMSG
 #pragma GCC diagnostic push
@@ -63,12 +65,44 @@ std::optional<std::pair<std::int64_t, std::int64_t>> pngDeclaredSize(
   return std::make_pair(be32(16), be32(20));
 }
 
+/// For a binary PPM/PGM (P6/P5), the bytes its header and pixels need: stb reads a file cut
+/// short as if the missing pixels were there. Nothing for other files or a header stb will refuse
+/// itself.
+std::optional<std::uint64_t> netpbmNeededBytes(const std::vector<unsigned char>& bytes) {
+  if (bytes.size() < 2 || bytes[0] != 'P' || (bytes[1] != '5' && bytes[1] != '6'))
+    return std::nullopt;
+  std::size_t at = 2;
+  const auto space = [](unsigned char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+  };
+  std::uint64_t fields[3] = {};
+  for (auto& field : fields) {
+    while (at < bytes.size() && (space(bytes[at]) || bytes[at] == '#')) {
+      if (bytes[at] == '#') {
+        while (at < bytes.size() && bytes[at] != '\n') ++at;
+      } else {
+        ++at;
+      }
+    }
+    const auto start = at;
+    while (at < bytes.size() && bytes[at] >= '0' && bytes[at] <= '9' && at - start < 9)
+      field = field * 10 + (bytes[at++] - '0');
+    if (at == start) return std::nullopt;
+  }
+  if (at >= bytes.size() || !space(bytes[at])) return std::nullopt;
+  const std::uint64_t channels = bytes[1] == '6' ? 3 : 1;
+  const std::uint64_t sampleBytes = fields[2] > 255 ? 2 : 1;
+  // Sides are at most 9 digits each, so the product cannot overflow 64 bits.
+  return at + 1 + fields[0] * fields[1] * channels * sampleBytes;
+}
+
 }  // namespace
 
 Image decodeImage(const std::filesystem::path& path) {
   const auto bytes = readWholeFile(path);
   const std::string name = path.string();
-  if (bytes.empty()) throw FormatError("image " + name + " is empty; give a PNG or JPEG file");
+  if (bytes.empty())
+    throw FormatError("image " + name + " is empty; give a PNG, JPEG or binary PPM/PGM file");
   if (bytes.size() > static_cast<std::size_t>(INT32_MAX))
     throw FormatError("image " + name + " is too large to decode");
   const int length = static_cast<int>(bytes.size());
@@ -80,7 +114,8 @@ Image decodeImage(const std::filesystem::path& path) {
       known ? std::make_optional(std::pair<std::int64_t, std::int64_t>(width, height))
             : pngDeclaredSize(bytes);
   if (!declared)
-    throw FormatError("image " + name + " is not a readable PNG or JPEG (" + stbReason() + ")");
+    throw FormatError("image " + name + " is not a readable PNG, JPEG or binary PPM/PGM (" +
+                      stbReason() + ")");
   const auto [declaredWidth, declaredHeight] = *declared;
   const std::string size = std::to_string(declaredWidth) + "x" + std::to_string(declaredHeight);
   if (declaredWidth <= 0 || declaredHeight <= 0)
@@ -90,7 +125,13 @@ Image decodeImage(const std::filesystem::path& path) {
     throw FormatError("image " + name + " declares " + size + " pixels, over the limit of " +
                       std::to_string(kMaxImageSide) + " per side and 100 megapixels; resize it");
   if (!known)
-    throw FormatError("image " + name + " is not a readable PNG or JPEG (" + stbReason() + ")");
+    throw FormatError("image " + name + " is not a readable PNG, JPEG or binary PPM/PGM (" +
+                      stbReason() + ")");
+
+  if (const auto needed = netpbmNeededBytes(bytes); needed && *needed > bytes.size())
+    throw FormatError("image " + name + " is truncated: its header needs " +
+                      std::to_string(*needed) + " bytes, the file has " +
+                      std::to_string(bytes.size()));
 
   int gotWidth = 0, gotHeight = 0, gotChannels = 0;
   // Asking for 3 channels makes stb expand grey and drop alpha.

@@ -167,8 +167,9 @@ void addRunCommand(CLI::App& app, const GlobalOptions& options) {
                   "text, repeatable; tokenized with the model folder's tokenizer (with its "
                   "beginning-of-sequence token first when the model expects one)");
   cmd->add_option("--pixels", args->pixels, "safetensors file with pixel_values [B, C, H, W]");
-  cmd->add_option("--image", args->images,
-                  "PNG or JPEG file, repeatable; preprocessed per preprocessor_config.json");
+  cmd->add_option(
+      "--image", args->images,
+      "PNG, JPEG or binary PPM/PGM file, repeatable; preprocessed per preprocessor_config.json");
   cmd->add_option("--hooks", args->hooks,
                   "hook name patterns (glob), e.g. 'blocks.*.hook_resid_post'");
   cmd->add_option("--save", args->save, "output .safetensors file")->required();

@@ -1,6 +1,7 @@
-// Image decoding (round trips, colour conversion, refusal of corrupt or oversized files) and
-// Hugging Face preprocessing (PIL-exact resizing, rescale/normalize, preprocessor_config.json).
-// Test images are written here with stb_image_write; nothing is read from outside tests/.
+// Image decoding (PNG, JPEG and binary PPM/PGM round trips, colour conversion, refusal of corrupt
+// or oversized files) and Hugging Face preprocessing (PIL-exact resizing, rescale/normalize,
+// preprocessor_config.json). Test images are written here with stb_image_write; nothing is read
+// from outside tests/.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -189,6 +190,39 @@ TEST(Image, HugeDeclaredDimensionsAreRefusedFromTheHeader) {
           << message;
     }
   }
+}
+
+Bytes netpbm(const std::string& header, const Bytes& samples) {
+  Bytes out(header.begin(), header.end());
+  out.insert(out.end(), samples.begin(), samples.end());
+  return out;
+}
+
+TEST(Image, BinaryPpmAndPgmDecodeExactlyAndOthersAreRefused) {
+  test::TempDir dir;
+  const auto rgb = pattern(5, 3, 3);
+  writeBytes(dir / "colour.ppm", netpbm("P6\n# a comment\n5 3\n255\n", rgb));
+  const auto colour = decodeImage(dir / "colour.ppm");
+  EXPECT_EQ(colour.width, 5);
+  EXPECT_EQ(colour.height, 3);
+  EXPECT_EQ(colour.rgb, rgb);
+
+  const auto grey = pattern(4, 2, 1);
+  writeBytes(dir / "grey.pgm", netpbm("P5 4 2 255\n", grey));
+  const auto fromGrey = decodeImage(dir / "grey.pgm");
+  ASSERT_EQ(fromGrey.rgb.size(), grey.size() * 3);
+  for (std::size_t i = 0; i < grey.size(); ++i) {
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(fromGrey.rgb[i * 3 + c], grey[i]);
+  }
+
+  auto cut = netpbm("P6\n5 3\n255\n", rgb);
+  cut.resize(cut.size() - 10);
+  writeBytes(dir / "cut.ppm", cut);
+  expectFormatErrorNaming(dir / "cut.ppm");
+  writeBytes(dir / "text.ppm", netpbm("P3\n1 1\n255\n1 2 3\n", {}));
+  expectFormatErrorNaming(dir / "text.ppm");
+  writeBytes(dir / "huge.ppm", netpbm("P6\n20000 20000\n255\n", {0, 0, 0}));
+  expectFormatErrorNaming(dir / "huge.ppm");
 }
 
 TEST(Image, MissingFileIsIoError) {
