@@ -2,24 +2,16 @@
 // [--mode context|memory] [--no-filter] [--frozen-norm] [--k-grid 1,3,5,7,9,15]
 // [--find-fraction F] [--batch-size N] [--save FILE.h5] [--run RUN] [--json]`: memory vs
 // context heads on knowledge-conflict examples and PH3 pruning (docs/analyses.md).
-//
-// The examples file holds one JSON object per line (blank lines skipped):
-//   {"question": "The capital of France is", "context": "The capital of France is Rome. ",
-//    "memory_answer": " Paris", "context_answer": " Rome", "split": "find"}
-// x_conf = context + question and x_ref = reference_context + question (default: the question
-// alone), tokenized as one text each with the model's tokenizer; answers by their first token.
-// Without a tokenizer: question_ids, context_ids, reference_context_ids (concatenated as given)
-// and memory_answer_id, context_answer_id. "split" is optional: find, validation or test.
+// The examples file's format: analysis/conflict_examples.h.
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <set>
 
+#include "analysis/conflict_examples.h"
 #include "analysis/memory_heads.h"
 #include "app/cli/analyze_commands.h"
 #include "app/cli/example_inputs.h"
@@ -46,170 +38,6 @@ struct MemoryHeadArgs {
   std::string save;
   std::string run = "memory-heads";
   bool json = false;
-};
-
-struct ConflictSplits {
-  std::vector<analysis::ConflictExample> find, validation, test;
-};
-
-// Reads FILE.jsonl. Every problem is a ConfigError naming the file and line.
-class ExampleReader {
- public:
-  ExampleReader(const std::string& path, const models::TransformerConfig& config,
-                const data::Tokenizer* tokenizer)
-      : m_path(path), m_config(config), m_tokenizer(tokenizer) {}
-
-  ConflictSplits read(double findFraction) {
-    std::ifstream in(m_path);
-    if (!in) throw IoError("cannot open the examples file " + m_path);
-    std::vector<analysis::ConflictExample> unsplit;
-    ConflictSplits splits;
-    std::string text;
-    while (std::getline(in, text)) {
-      ++m_line;
-      if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(text);
-      } catch (const nlohmann::json::parse_error& e) {
-        fail(std::string("not valid JSON (") + e.what() + ")");
-      }
-      if (!j.is_object()) fail("expected one JSON object per line");
-      auto [example, split] = parse(j);
-      if (split.empty()) {
-        unsplit.push_back(std::move(example));
-      } else if (split == "find") {
-        splits.find.push_back(std::move(example));
-      } else if (split == "validation") {
-        splits.validation.push_back(std::move(example));
-      } else {
-        splits.test.push_back(std::move(example));
-      }
-    }
-    // Examples without a split: the first part finds heads, the rest validates k.
-    const auto n = unsplit.size();
-    const auto nFind =
-        static_cast<std::size_t>(std::llround(findFraction * static_cast<double>(n)));
-    for (std::size_t i = 0; i < n; ++i) {
-      (i < nFind ? splits.find : splits.validation).push_back(std::move(unsplit[i]));
-    }
-    if (splits.find.empty() || splits.validation.empty()) {
-      throw ConfigError(m_path + ": " + std::to_string(splits.find.size()) + " head-finding and " +
-                        std::to_string(splits.validation.size()) +
-                        " validation examples; both are needed (give more examples, a "
-                        "\"split\" field, or another --find-fraction)");
-    }
-    return splits;
-  }
-
- private:
-  [[noreturn]] void fail(const std::string& what) const {
-    throw ConfigError(m_path + " line " + std::to_string(m_line) + ": " + what);
-  }
-
-  std::string text(const nlohmann::json& j, const std::string& key) const {
-    if (!j[key].is_string()) fail("\"" + key + "\" must be a string");
-    return j[key].get<std::string>();
-  }
-
-  std::vector<int64_t> ids(const nlohmann::json& j, const std::string& key) const {
-    const auto& v = j[key];
-    if (!v.is_array()) fail("\"" + key + "\" must be an array of token ids");
-    std::vector<int64_t> out;
-    for (const auto& x : v) {
-      if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() >= m_config.dVocab) {
-        fail("\"" + key + "\" holds " + x.dump() + "; token ids are integers in [0, " +
-             std::to_string(m_config.dVocab) + ")");
-      }
-      out.push_back(x.get<int64_t>());
-    }
-    return out;
-  }
-
-  std::int64_t answer(const nlohmann::json& j, const std::string& key) const {
-    const auto idKey = key + "_id";
-    const bool hasText = j.contains(key), hasId = j.contains(idKey);
-    if (hasText == hasId) fail("give exactly one of \"" + key + "\" and \"" + idKey + "\"");
-    if (hasId) {
-      const auto& v = j[idKey];
-      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= m_config.dVocab) {
-        fail("\"" + idKey + "\" must be a token id in [0, " + std::to_string(m_config.dVocab) +
-             ")");
-      }
-      return v.get<int64_t>();
-    }
-    if (!m_tokenizer) fail("the model has no tokenizer; give \"" + idKey + "\"");
-    const auto tokens = m_tokenizer->encodeContinuation(text(j, key));
-    if (tokens.empty()) fail("\"" + key + "\" gives no tokens");
-    return tokens.front();
-  }
-
-  std::pair<analysis::ConflictExample, std::string> parse(const nlohmann::json& j) const {
-    static const std::set<std::string> known{
-        "question",          "question_ids",          "context",       "context_ids",
-        "reference_context", "reference_context_ids", "memory_answer", "memory_answer_id",
-        "context_answer",    "context_answer_id",     "split"};
-    for (const auto& [key, value] : j.items()) {
-      if (!known.count(key)) {
-        fail("unknown field \"" + key +
-             "\" (fields: question, context, reference_context, memory_answer, "
-             "context_answer, each text or *_id(s), and split)");
-      }
-    }
-    const bool textInputs =
-        j.contains("question") || j.contains("context") || j.contains("reference_context");
-    const bool idInputs = j.contains("question_ids") || j.contains("context_ids") ||
-                          j.contains("reference_context_ids");
-    if (textInputs && idInputs) {
-      fail("give the question and contexts all as text or all as token ids, not mixed");
-    }
-    analysis::ConflictExample e;
-    if (idInputs) {
-      if (!j.contains("question_ids") || !j.contains("context_ids")) {
-        fail("\"question_ids\" and \"context_ids\" are both required");
-      }
-      const auto q = ids(j, "question_ids");
-      if (q.empty()) fail("\"question_ids\" is empty");
-      e.conflict = ids(j, "context_ids");
-      e.conflict.insert(e.conflict.end(), q.begin(), q.end());
-      e.reference = j.contains("reference_context_ids") ? ids(j, "reference_context_ids")
-                                                        : std::vector<int64_t>{};
-      e.reference.insert(e.reference.end(), q.begin(), q.end());
-    } else {
-      if (!j.contains("question") || !j.contains("context")) {
-        fail("\"question\" and \"context\" are both required (or their *_ids)");
-      }
-      if (!m_tokenizer) fail("the model has no tokenizer; give question_ids and context_ids");
-      const auto q = text(j, "question");
-      if (q.empty()) fail("\"question\" is empty");
-      try {
-        e.conflict = promptIds(*m_tokenizer, text(j, "context") + q);
-        e.reference =
-            promptIds(*m_tokenizer,
-                      (j.contains("reference_context") ? text(j, "reference_context") : "") + q);
-      } catch (const Error& err) {
-        fail(err.what());
-      }
-    }
-    e.memoryAnswer = answer(j, "memory_answer");
-    e.contextAnswer = answer(j, "context_answer");
-    if (e.memoryAnswer == e.contextAnswer) {
-      fail("the memory and context answers start with the same token; they cannot be told apart");
-    }
-    std::string split;
-    if (j.contains("split")) {
-      split = text(j, "split");
-      if (split != "find" && split != "validation" && split != "test") {
-        fail("\"split\" must be find, validation or test; got \"" + split + "\"");
-      }
-    }
-    return {std::move(e), split};
-  }
-
-  std::string m_path;
-  const models::TransformerConfig& m_config;
-  const data::Tokenizer* m_tokenizer;
-  int m_line = 0;
 };
 
 std::string headName(const analysis::ConflictHead& h) {
@@ -315,7 +143,9 @@ void memoryHeadsCommand(const MemoryHeadArgs& args, const GlobalOptions& options
                       " is not a language model; memory and context heads are "
                       "found on prompts");
   }
-  const auto splits = ExampleReader(args.examples, config, tokenizer.get()).read(args.findFraction);
+  const auto splits = analysis::readConflictExamples(
+      args.examples, config.dVocab, tokenizer.get(),
+      [&](const std::string& prompt) { return promptIds(*tokenizer, prompt); }, args.findFraction);
 
   Progress progress;
   analysis::MemoryHeadResult r;

@@ -17,6 +17,7 @@
 #include "analysis/activation_patching.h"
 #include "analysis/attribution_patching.h"
 #include "analysis/path_patching.h"
+#include "analysis/path_patching_nodes.h"
 #include "app/cli/analyze_commands.h"
 #include "app/cli/example_inputs.h"
 #include "app/cli/json_output.h"
@@ -377,86 +378,14 @@ struct PathArgs {
   bool json = false;
 };
 
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> parts;
-  std::stringstream s(text);
-  for (std::string part; std::getline(s, part, separator);) parts.push_back(part);
-  return parts;
-}
-
-int parseIndex(const std::string& text, const std::string& whole, const std::string& option) {
-  try {
-    std::size_t used = 0;
-    const int v = std::stoi(text, &used);
-    if (used == text.size() && v >= 0) return v;
-  } catch (const std::exception&) {
-  }
-  throw ConfigError(option + ": '" + whole + "' is not " +
-                    (option == "--senders" ? "LAYER.HEAD or LAYER.mlp"
-                                           : "logits, LAYER.HEAD.q|k|v|qkv or LAYER.mlp"));
-}
-
-// "0.1,0.2+0.3,1.mlp": sets separated by commas, the nodes of one set by '+'.
-std::vector<std::vector<analysis::PathNode>> parseSenders(const std::string& text) {
-  std::vector<std::vector<analysis::PathNode>> sets;
-  if (text.empty() || text == "all") return sets;
-  for (const auto& setText : split(text, ',')) {
-    std::vector<analysis::PathNode> set;
-    for (const auto& node : split(setText, '+')) {
-      const auto parts = split(node, '.');
-      if (parts.size() != 2) parseIndex("", node, "--senders");
-      const int layer = parseIndex(parts[0], node, "--senders");
-      set.push_back({layer, parts[1] == "mlp" ? -1 : parseIndex(parts[1], node, "--senders")});
-    }
-    sets.push_back(std::move(set));
-  }
-  return sets;
-}
-
-// "logits,1.0.q,1.2.qkv+1.3.qkv,1.mlp".
-std::vector<std::vector<analysis::PathReceiver>> parseReceivers(const std::string& text) {
-  using analysis::ReceiverInput;
-  std::vector<std::vector<analysis::PathReceiver>> groups;
-  for (const auto& groupText : split(text, ',')) {
-    std::vector<analysis::PathReceiver> group;
-    for (const auto& r : split(groupText, '+')) {
-      if (r == "logits") {
-        group.push_back({});
-        continue;
-      }
-      const auto parts = split(r, '.');
-      if (parts.size() == 2 && parts[1] == "mlp") {
-        group.push_back({ReceiverInput::Mlp, parseIndex(parts[0], r, "--receivers"), -1});
-        continue;
-      }
-      if (parts.size() != 3) parseIndex("", r, "--receivers");
-      const auto& input = parts[2];
-      ReceiverInput kind = ReceiverInput::QueryKeyValue;
-      if (input == "q") {
-        kind = ReceiverInput::Query;
-      } else if (input == "k") {
-        kind = ReceiverInput::Key;
-      } else if (input == "v") {
-        kind = ReceiverInput::Value;
-      } else if (input != "qkv") {
-        parseIndex("", r, "--receivers");
-      }
-      group.push_back(
-          {kind, parseIndex(parts[0], r, "--receivers"), parseIndex(parts[1], r, "--receivers")});
-    }
-    groups.push_back(std::move(group));
-  }
-  return groups;
-}
-
 void pathCommand(const PathArgs& a, const GlobalOptions& global) {
   configureThreads(global.threads);
   const auto tokenizer = optionalTokenizer(a.folder);
   auto model = loadModel(a.folder, global);
   const auto loaded = loadPairs(a.pairs, *model, a.folder, tokenizer.get());
   analysis::PathPatchingOptions options;
-  options.senders = parseSenders(a.senders);
-  options.receivers = parseReceivers(a.receivers);
+  options.senders = analysis::parsePathSenders(a.senders);
+  options.receivers = analysis::parsePathReceivers(a.receivers);
   options.direct = !a.throughMlps;
   options.frozenNorm = a.frozenNorm;
   options.direction =

@@ -89,7 +89,8 @@ void MainWindow::buildPanels() {
   m_promptEdit->setObjectName(QStringLiteral("promptEdit"));
   m_promptEdit->setPlaceholderText(tr("type text; its tokens become the input"));
   layout->addWidget(m_promptEdit);
-  layout->addWidget(new QLabel(tr("Input token ids")));
+  m_idsLabel = new QLabel(tr("Input token ids"));
+  layout->addWidget(m_idsLabel);
   m_idsEdit = new QLineEdit;
   m_idsEdit->setObjectName(QStringLiteral("idsEdit"));
   layout->addWidget(m_idsEdit);
@@ -101,7 +102,10 @@ void MainWindow::buildPanels() {
   m_inputStatus = new QLabel;
   m_inputStatus->setObjectName(QStringLiteral("inputStatus"));
   layout->addWidget(m_inputStatus);
-  layout->addWidget(new QLabel(tr("Top next tokens at the last position")));
+  layout->addWidget(buildImageInput());
+  m_predictionTitle = new QLabel(tr("Top next tokens at the last position"));
+  m_predictionTitle->setObjectName(QStringLiteral("predictionTitle"));
+  layout->addWidget(m_predictionTitle);
   m_predictionList = new QTreeWidget;
   m_predictionList->setObjectName(QStringLiteral("predictionList"));
   m_predictionList->setColumnCount(2);
@@ -226,6 +230,7 @@ void MainWindow::showModel() {
   m_promptEdit->setVisible(m_session->hasTokenizer());
   m_promptLabel->setVisible(m_session->hasTokenizer());
   m_chips->setVisible(m_session->isLanguageModel());
+  showInputKind();
   showChips();
   setWindowTitle(QStringLiteral("circuitscope - %1").arg(QString::fromStdString(s.source)));
 }
@@ -279,6 +284,10 @@ std::vector<std::int64_t> MainWindow::currentIds(QString& error) const {
 }
 
 void MainWindow::refreshPredictions() {
+  if (m_session && m_session->isImageModel()) {
+    refreshImage();
+    return;
+  }
   if (!m_session || !m_session->isLanguageModel()) return;
   QString error;
   const auto ids = currentIds(error);
@@ -384,6 +393,8 @@ void MainWindow::openDataset(const QString& spec) {
         m_masked.reset();
         m_prune->clearResults();
         refreshMetrics();
+        // The session went back to row 0 of the new set.
+        if (m_session->isImageModel()) refreshImage();
         Q_EMIT datasetOpened();
       });
 }

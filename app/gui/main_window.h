@@ -21,12 +21,14 @@
 #include "app/gui/model_session.h"
 #include "hooks/mask_set.h"
 
+class QAction;
 class QDockWidget;
 class QLabel;
 class QLineEdit;
 class QMenu;
 class QMessageBox;
 class QPlainTextEdit;
+class QSpinBox;
 class QTimer;
 class QTreeWidget;
 
@@ -59,8 +61,19 @@ class MainWindow : public QMainWindow {
   /// Replaces the input by a text prompt (models whose folder has a tokenizer): its tokens
   /// become the ids.
   void setPrompt(const QString& text);
-  /// Replaces the evaluation set (a dataset spec or a file); the old one stays on failure.
+  /// Replaces the evaluation set (a dataset spec or a file); the old one stays on failure. Image
+  /// models go back to its row 0.
   void openDataset(const QString& spec);
+  /// Image models: makes row `row` of the evaluation set the current image, the one the Input
+  /// panel shows with its top classes and every analysis of one example reads. A row outside
+  /// the set is refused with an error; the current image stays then.
+  void setImageRow(std::int64_t row);
+  /// Image models: reads an image file (PNG, JPEG, binary PPM or PGM), preprocessed as the
+  /// model's images are, as the current image. Errors (unreadable file, wrong size) are shown
+  /// and the current image stays.
+  void openImage(const QString& path);
+  /// The current image as last shown (image models); unset before the first one arrives.
+  const std::optional<ImageInput>& currentImage() const { return m_image; }
   /// Mask files and the pruned checkpoint, on jobs; errors go to the log and an error box.
   void exportMask(const QString& path);
   void importMask(const QString& path);
@@ -73,12 +86,12 @@ class MainWindow : public QMainWindow {
   /// Ctrl-click to mask or restore it.
   void runHeadAblation(const HeadAblationSettings& settings = {});
   /// Integrated gradients of the top prediction: tokens coloured by attribution (language
-  /// models) or a pixel overlay on the first test image (image models).
+  /// models) or a pixel overlay on the current image (image models).
   void runIntegratedGradients(const IgSettings& settings = {});
   /// Per-layer importance bars and the drop curve; the residual-stream CKA heatmap.
   void runLayerImportance(const LayerImportanceSettings& settings = {});
   void runResidualCka(const CkaSettings& settings = {});
-  /// Layer-wise relevance propagation of the top prediction (current input, or the first test
+  /// Layer-wise relevance propagation of the top prediction (current input, or the current
   /// image): input relevance, the per-layer conservation chart, head and neuron relevance.
   /// `rules` unset: the model kind's default rules.
   void runRelevance(const std::optional<RelevanceRuleSettings>& rules = std::nullopt);
@@ -86,7 +99,7 @@ class MainWindow : public QMainWindow {
   /// random and magnitude orders) of the model without interventions. A chosen point becomes
   /// the live mask with "Apply as mask" (one undoable step).
   void runRelevancePruning(PruneUnit unit, const RelevancePruningSettings& settings = {});
-  /// The influential neuron path of the current input (or the first test image): click a neuron
+  /// The influential neuron path of the current input (or the current image): click a neuron
   /// to zero-ablate it, Shift-click to enhance it, click again to restore it.
   void runNeuronPath(const NeuronPathSettings& settings = {});
   /// The Local Interaction Basis of the model without interventions on the first `rows` rows of
@@ -94,13 +107,28 @@ class MainWindow : public QMainWindow {
   /// spectra, and the LIB-vs-PCA node-ablation curves, in the "libDock" dock.
   void runLocalInteractionBasis(std::int64_t rows = ModelSession::kLibRows);
   void runLocalInteractionBasis(const LibSettings& settings);
-  /// Direct logit attribution of the top prediction (current input, or the first test image):
+  /// Direct logit attribution of the top prediction (current input, or the current image):
   /// a head grid and per-layer bars (attention, MLP) in the "dlaDock" dock.
   void runLogitAttribution(const DlaSettings& settings = {});
   /// Activation patching of every head between the current input (clean) and
   /// `settings.corrupted`, as a head grid, and of the residual stream by layer and position,
   /// in the "patchingDock" dock. Language models only.
   void runHeadPatching(const PatchingSettings& settings);
+  /// The per-head analyses of main_window_head_analyses.cpp, each in its own dock with head
+  /// grids that open attention on click and mask on Ctrl-click. Head divergence of the current
+  /// input (or image) against its "without" branch, with a button that adds the selected heads'
+  /// reinforcement to the interventions ("divergenceDock").
+  void runHeadDivergence(const DivergenceSettings& settings);
+  /// Memory and context heads on a conflict examples file, with PH3 pruning's chosen heads
+  /// offered as a mask ("memoryHeadsDock"). Language models only.
+  void runMemoryHeads(const MemoryHeadSettings& settings);
+  /// Attribution patching of every head between the current input and `settings.corrupted`
+  /// ("attributionPatchingDock"). Language models only.
+  void runAttributionPatching(const AttributionPatchingSettings& settings);
+  /// Path patching S[sender, receiver] between the current input and `settings.corrupted`: a
+  /// head grid of the senders per receiver group and the whole matrix ("pathPatchingDock").
+  /// Language models only.
+  void runPathPatching(const PathPatchingSettings& settings);
 
   /// Whether the Analyses menu asks for options first (on by default). Off, each entry runs
   /// with the remembered options (or the defaults), as the tests and scripted runs need.
@@ -113,6 +141,9 @@ class MainWindow : public QMainWindow {
   /// Opens an HDF5 activation store in the activations browser (also one still being
   /// written: the browser refreshes every second). Errors go to an error box.
   void openRecording(const QString& path);
+  /// Records the evaluation set into a new activation store as a job (File > Record
+  /// activations); the finished store opens in the activations browser.
+  void recordActivations(const RecordSettings& settings);
   /// Opens a teaching preset in the Demo panel and loads its model.
   void openDemo(const DemoPreset& preset);
   /// Carries out the actions of step `index` of the open preset, one after another.
@@ -147,6 +178,8 @@ class MainWindow : public QMainWindow {
   void modelLoaded();
   void modelLoadFailed(const QString& message);
   void predictionsUpdated();
+  /// An image model's current image arrived in the Input panel (predictionsUpdated follows).
+  void imageShown();
   void metricsUpdated();
   void pruningMeasured();
   void datasetOpened();
@@ -163,6 +196,10 @@ class MainWindow : public QMainWindow {
   void libShown();
   void logitAttributionShown();
   void patchingShown();
+  void headDivergenceShown();
+  void memoryHeadsShown();
+  void attributionPatchingShown();
+  void pathPatchingShown();
   void recordingOpened(const QString& path);
   void demoStepFinished();
 
@@ -183,9 +220,19 @@ class MainWindow : public QMainWindow {
   void onMasksChanged();
   void refreshPredictions();
   void refreshMetrics();
+  /// The image input of the Input panel (main_window_image_input.cpp): its widgets, the File
+  /// menu's Open image action, which widgets the model kind shows, and the current image.
+  QWidget* buildImageInput();
+  void addOpenImageAction(QMenu* file);
+  void addRecordAction(QMenu* file);
+  void askRecording();
+  void showInputKind();
+  void refreshImage();
+  void showImage(ImageInput image);
   /// The input box's token ids; an error text instead when it does not parse.
   std::vector<std::int64_t> currentIds(QString& error) const;
-  /// The ids an analysis of the current input takes (none for image models); false after
+  /// The ids an analysis of the current input takes (none for image models, which read the
+  /// current image); false after
   /// showing the error when the input box does not parse.
   bool inputIdsForAnalysis(std::vector<std::int64_t>& ids);
   void markMaskedHeads();
@@ -211,6 +258,20 @@ class MainWindow : public QMainWindow {
   void askLocalInteractionBasis();
   void askLogitAttribution();
   void askHeadPatching();
+  /// The per-head analyses (main_window_head_analyses.cpp).
+  void askHeadDivergence();
+  void askMemoryHeads();
+  void askAttributionPatching();
+  void askPathPatching();
+  /// The corrupted-input field of the patching dialog of `analysis`, starting from the input
+  /// remembered for it, else from activation patching's, else from the current input (a
+  /// remembered input of another length is dropped); false after showing the error for an image
+  /// model (`command`: the CLI command to use instead) or an input box that does not parse.
+  bool corruptedField(const QString& analysis, const QString& command, OptionField& field);
+  QWidget* headDivergencePanel(HeadDivergence divergence);
+  QWidget* memoryHeadsPanel(MemoryHeads heads);
+  QWidget* attributionPatchingPanel(AttributionPatching patching);
+  QWidget* pathPatchingPanel(PathPatching patching);
   /// Click: zero-ablate the neuron (again: restore it); Shift-click: scale it by `factor`.
   void toggleNeuron(int layer, std::int64_t neuron, bool enhance, double factor);
   void showChips();
@@ -237,15 +298,25 @@ class MainWindow : public QMainWindow {
   int m_viewJob = 0;
   int m_pruningJob = 0;  // its own id: a long curve is not cancelled by a quick view
   int m_libJob = 0;      // likewise for the Local Interaction Basis
+  int m_imageJob = 0;    // choosing an image: never cancelled, so analyses after it read it
 
   ModelTree* m_tree = nullptr;
   PrunePanel* m_prune = nullptr;
   QLineEdit* m_promptEdit = nullptr;
   QLabel* m_promptLabel = nullptr;
+  QLabel* m_idsLabel = nullptr;
   QLineEdit* m_idsEdit = nullptr;
   viewers::TokenAttributionView* m_chips = nullptr;
   QLabel* m_inputStatus = nullptr;
+  QLabel* m_predictionTitle = nullptr;
   QTreeWidget* m_predictionList = nullptr;
+  QWidget* m_imageInput = nullptr;
+  QSpinBox* m_imageRowSpin = nullptr;
+  QLabel* m_imageRows = nullptr;
+  QLabel* m_imageView = nullptr;
+  QLabel* m_imageCaption = nullptr;
+  QAction* m_openImageAction = nullptr;
+  std::optional<ImageInput> m_image;
   QLabel* m_metricsLabel = nullptr;
   QPlainTextEdit* m_log = nullptr;
   QTimer* m_inputDelay = nullptr;

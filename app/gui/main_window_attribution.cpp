@@ -11,6 +11,7 @@
 #include <limits>
 #include <set>
 
+#include "app/gui/head_score_views.h"
 #include "app/gui/intervention_stack.h"
 #include "app/gui/main_window.h"
 #include "viewers/chart_view.h"
@@ -33,15 +34,6 @@ QString idsText(const std::vector<std::int64_t>& ids) {
   return pieces.join(QStringLiteral(", "));
 }
 
-std::vector<std::string> layerLabels(Eigen::Index layers) {
-  std::vector<std::string> labels;
-  for (Eigen::Index l = 0; l < layers; ++l) {
-    // Appended, not "L" + ...: GCC 12 warns falsely (-Wrestrict) on that.
-    labels.push_back(std::string("L").append(std::to_string(l)));
-  }
-  return labels;
-}
-
 viewers::ChartData layerBars(const LogitAttribution& d) {
   viewers::ChartData data;
   data.kind = viewers::ChartKind::Bar;
@@ -54,35 +46,6 @@ viewers::ChartData layerBars(const LogitAttribution& d) {
   for (const double v : d.mlpDla) mlp = mlp || v != 0.0;
   if (mlp) data.series.push_back({"MLP", d.mlpDla});
   return data;
-}
-
-// A head grid that opens attention on click, masks on Ctrl-click and marks masked heads.
-viewers::HeadGridView* liveHeadGrid(MainWindow& window, InterventionStack& interventions,
-                                    viewers::HeadGridData data, const QString& name) {
-  auto* grid = new viewers::HeadGridView;
-  grid->setObjectName(name);
-  grid->setToolTip(QObject::tr("click: show the head's attention; Ctrl-click: mask or restore it"));
-  grid->setData(std::move(data));
-  QObject::connect(grid, &viewers::HeadGridView::headSelected, &window,
-                   [&window](int layer, int head) { window.showAttention(layer, head); });
-  QObject::connect(grid, &viewers::HeadGridView::headMaskToggled, &window,
-                   [&window, &interventions](int layer, int head) {
-                     if (window.masks().find(MaskComponent::Head, layer, head)) {
-                       interventions.remove(MaskComponent::Head, layer, head);
-                     } else {
-                       interventions.set({MaskComponent::Head, layer, head});
-                     }
-                   });
-  const auto mark = [&window, grid]() {
-    std::set<viewers::HeadId> heads;
-    for (const auto& e : window.masks().entries()) {
-      if (e.component == MaskComponent::Head) heads.insert({e.layer, e.index});
-    }
-    grid->setMaskedHeads(std::move(heads));
-  };
-  mark();
-  QObject::connect(&interventions, &InterventionStack::masksChanged, grid, mark);
-  return grid;
 }
 
 }  // namespace
@@ -263,18 +226,7 @@ QWidget* MainWindow::patchingPanel(HeadPatching p) {
       liveHeadGrid(*this, *m_interventions, std::move(heads), QStringLiteral("patchingHeadGrid")),
       tr("Heads"));
   if (p.positions.rows() > 0) {
-    viewers::HeatmapData data;
-    data.values = p.positions;
-    data.rowLabels = layerLabels(p.positions.rows());
-    data.columnLabels = p.tokens;
-    data.rowTitle = "resid_pre of block";
-    data.columnTitle = "position";
-    data.title = "patching score of the residual stream (" + p.direction + ")";
-    data.scale = viewers::ScaleKind::Diverging;
-    data.annotate = true;
-    auto* map = new viewers::HeatmapView;
-    map->setObjectName(QStringLiteral("patchingPositionMap"));
-    map->setData(std::move(data));
+    auto* map = positionMap(p, "patching score", QStringLiteral("patchingPositionMap"));
     tabs->addTab(map, tr("Positions"));
     // Block 0's input is the embedding: its row says which input tokens carry the difference.
     std::vector<double> first(p.positions.cols());

@@ -85,10 +85,20 @@ void MainWindow::continueDemo() {
           QStringList ids;
           for (const auto id : a.ids) ids << QString::number(id);
           setInputIds(ids.join(QStringLiteral(", ")));
+        } else if (a.inputKind == DemoInputKind::DatasetRow && m_session &&
+                   m_session->isImageModel()) {
+          // The row's own image, not a refresh of the one before it that arrives first.
+          m_demoWait = connect(this, &MainWindow::imageShown, this, [this, row = a.datasetRow]() {
+            if (m_image && m_image->row == row) {
+              QTimer::singleShot(0, this, &MainWindow::continueDemo);
+            }
+          });
+          setImageRow(a.datasetRow);
+          return;
         } else {
           log(
-              tr("  this input is not in the window yet (text prompts and dataset rows); the "
-                 "step goes on with the current input"));
+              tr("  this input is not in the window yet (text prompts, and dataset rows of "
+                 "language models); the step goes on with the current input"));
         }
         break;
       case DemoActionKind::Mask: {

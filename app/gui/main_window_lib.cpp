@@ -289,7 +289,12 @@ void MainWindow::askLocalInteractionBasis() {
                  tr("The interaction strengths between node layers (about half of the time)"),
                  true),
        boolField(QStringLiteral("curves"), tr("Ablation curves"),
-                 tr("Accuracy with the first k LIB or PCA directions kept"), true)});
+                 tr("Accuracy with the first k LIB or PCA directions kept"), true),
+       textField(QStringLiteral("gramRecording"), tr("Gram matrices from a recording"),
+                 tr("An HDF5 activation store of this model (every resid_pre and resid_mid, the "
+                    "last resid_post and hook_logits, all positions) whose examples give the Gram "
+                    "matrices; empty: the rows above"),
+                 QString())});
   if (!values) return;
   LibSettings settings;
   settings.rows = values->value(QStringLiteral("rows")).toLongLong();
@@ -298,6 +303,8 @@ void MainWindow::askLocalInteractionBasis() {
   settings.relativeTau = values->value(QStringLiteral("relativeTau")).toBool();
   settings.edges = values->value(QStringLiteral("edges")).toBool();
   settings.ablationCurves = values->value(QStringLiteral("curves")).toBool();
+  settings.gramRecording =
+      values->value(QStringLiteral("gramRecording")).toString().trimmed().toStdString();
   runLocalInteractionBasis(settings);
 }
 
@@ -321,6 +328,11 @@ void MainWindow::runLocalInteractionBasis(const LibSettings& settings) {
                 .arg(r.examples)
                 .arg(r.baseAccuracy, 0, 'f', 3)
                 .arg(r.layers.size()));
+        if (r.gramSource != "live") {
+          log(tr("Local Interaction Basis: Gram matrices from %1 (%2 examples)")
+                  .arg(QString::fromStdString(r.gramSource))
+                  .arg(r.gramExamples));
+        }
         viewerDock(QStringLiteral("libDock"), tr("Local Interaction Basis"),
                    libPanel(std::move(r)));
         Q_EMIT libShown();

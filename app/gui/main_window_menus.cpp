@@ -46,11 +46,13 @@ void MainWindow::buildMenus() {
     const auto spec = askDataset();
     if (!spec.isEmpty()) openDataset(spec);
   });
+  addOpenImageAction(file);
   file->addAction(tr("Open recording..."), this, [this]() {
     const auto path = QFileDialog::getOpenFileName(this, tr("Open recording"), QString(),
                                                    tr("Activation stores (*.h5 *.hdf5)"));
     if (!path.isEmpty()) openRecording(path);
   });
+  addRecordAction(file);
   file->addSeparator();
   auto* exportMaskAction = file->addAction(tr("Export mask..."), this, [this]() {
     const auto path =
@@ -139,12 +141,19 @@ void MainWindow::buildAnalysesMenu() {
   });
   add(tr("Head ablation sweep..."), QStringLiteral("headAblation"),
       [this]() { askHeadAblation(); });
+  add(tr("Head divergence..."), QStringLiteral("headDivergence"),
+      [this]() { askHeadDivergence(); });
+  add(tr("Memory vs context heads..."), QStringLiteral("memoryHeads"),
+      [this]() { askMemoryHeads(); });
   add(tr("Integrated gradients..."), QStringLiteral("integratedGradients"),
       [this]() { askIntegratedGradients(); });
   add(tr("Direct logit attribution..."), QStringLiteral("logitAttribution"),
       [this]() { askLogitAttribution(); });
   add(tr("Activation patching by head..."), QStringLiteral("patching"),
       [this]() { askHeadPatching(); });
+  add(tr("Attribution patching by head..."), QStringLiteral("attributionPatching"),
+      [this]() { askAttributionPatching(); });
+  add(tr("Path patching..."), QStringLiteral("pathPatching"), [this]() { askPathPatching(); });
   add(tr("Layer importance and drop curve..."), QStringLiteral("layerImportance"),
       [this]() { askLayerImportance(); });
   add(tr("Residual-stream CKA..."), QStringLiteral("cka"), [this]() { askResidualCka(); });

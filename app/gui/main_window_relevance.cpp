@@ -18,6 +18,7 @@
 #include <memory>
 #include <set>
 
+#include "app/gui/head_score_views.h"
 #include "app/gui/intervention_stack.h"
 #include "app/gui/main_window.h"
 #include "viewers/chart_view.h"
@@ -45,12 +46,6 @@ std::string layerLabel(Eigen::Index layer) {
   std::string label = "L";
   label += std::to_string(layer);
   return label;
-}
-
-std::vector<std::string> layerLabels(Eigen::Index layers) {
-  std::vector<std::string> labels;
-  for (Eigen::Index l = 0; l < layers; ++l) labels.push_back(layerLabel(l));
-  return labels;
 }
 
 bool hasFinite(const Eigen::MatrixXd& m) {

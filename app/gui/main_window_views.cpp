@@ -16,7 +16,7 @@
 namespace cs::gui {
 
 bool MainWindow::inputIdsForAnalysis(std::vector<std::int64_t>& ids) {
-  if (!m_session->isLanguageModel()) return true;  // image models read their first test image
+  if (!m_session->isLanguageModel()) return true;  // image models read the current image
   QString error;
   ids = currentIds(error);
   if (!error.isEmpty()) showError(error);

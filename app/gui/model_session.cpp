@@ -141,6 +141,10 @@ bool ModelSession::isLanguageModel() const {
   return c.input == models::InputKind::Tokens && c.head == models::HeadKind::LanguageModel;
 }
 
+bool ModelSession::isImageModel() const {
+  return m_model->config().input == models::InputKind::Patches;
+}
+
 const data::Dataset& ModelSession::requireDataset() const {
   if (!m_dataset) {
     throw ConfigError("no evaluation set for " + m_summary.source +
@@ -159,6 +163,10 @@ void ModelSession::setDataset(const std::string& spec, Progress& progress) {
   m_datasetSpec = spec;
   m_summary.dataset = m_dataset->describe();
   m_means->clear();
+  // A row of the old set means nothing in the new one, and an opened file gives way too.
+  m_imageRow = 0;
+  m_imageFile.clear();
+  m_imagePixels.clear();
 }
 
 const models::ModelFingerprint& ModelSession::fingerprint(Progress& progress) {

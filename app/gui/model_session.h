@@ -13,8 +13,12 @@
 #include <vector>
 
 #include "analysis/results/cka_result.h"
+#include "analysis/results/head_divergence_result.h"
 #include "analysis/results/layer_similarity_result.h"
 #include "analysis/results/lib_result.h"
+#include "analysis/results/memory_heads_result.h"
+#include "analysis/results/patching_result.h"
+#include "analysis/results/path_patching_result.h"
 #include "analysis/results/relevance_pruning_result.h"
 #include "core/progress.h"
 #include "hooks/mask_set.h"
@@ -104,7 +108,7 @@ struct LayerAttention {
 };
 
 /// Integrated gradients of the top prediction for the current input: a score per token
-/// (language models) or per pixel of the evaluation set's first image (image models).
+/// (language models) or per pixel of the current image (image models, ModelSession::imageInput).
 struct InputAttribution {
   std::string title;  ///< what F is, and the completeness error
   std::vector<std::string> tokens;
@@ -123,8 +127,8 @@ struct HeadScores {
 };
 
 /// Layer-wise relevance propagation of the top prediction for the current input: the relevance
-/// of every token (token and position embedding together) or of every pixel of the evaluation
-/// set's first image, the conservation report and the relevance of every head and MLP neuron.
+/// of every token (token and position embedding together) or of every pixel of the current
+/// image, the conservation report and the relevance of every head and MLP neuron.
 struct InputRelevance {
   std::string title;    ///< short, for the figures: what is explained
   std::string details;  ///< the target logit, the rules and the input total, for a caption
@@ -142,6 +146,25 @@ struct InputRelevance {
   double inputTotal = 0.0;  ///< embedding and position relevance together
   Eigen::MatrixXd heads;    ///< [L, max H], NaN where there is no head
   Eigen::MatrixXd neurons;  ///< [L, max d_ff], NaN where there is no neuron; 0 columns: no MLP
+};
+
+/// The image an image model's analyses of one example read (the Input panel shows it): a row of
+/// the evaluation set (row 0 until another is chosen) or an image file, with the model's top
+/// classes for it.
+struct ImageInput {
+  std::string source;     ///< e.g. "row 3 of digits 8x8 (test split): 360 images", or the file
+  std::int64_t row = 0;   ///< the evaluation row; -1 for a file
+  std::int64_t rows = 0;  ///< rows of the evaluation set; 0 without one
+  std::string file;       ///< the opened file; empty for a row
+  std::string label;      ///< the row's class label where the set has one, else empty
+  int channels = 0;
+  int imageWidth = 0;
+  int imageHeight = 0;
+  std::vector<float> pixels;            ///< [channels, height, width]: what the model reads
+  std::vector<std::uint8_t> rgb;        ///< as InputAttribution::rgb
+  int patchSize = 0;                    ///< the model's patches, in pixels
+  std::vector<Prediction> predictions;  ///< the top classes, most likely first
+  std::vector<std::string> classNames;  ///< the label of each prediction's class
 };
 
 enum class PruneUnit { Neurons, Heads };
@@ -234,6 +257,27 @@ struct LibSettings {
   bool relativeTau = false;
   bool edges = true;
   bool ablationCurves = true;
+  /// An activation store of this model (the node layers' hooks and hook_logits, all positions)
+  /// to read the Gram matrices from; empty: from the rows.
+  std::string gramRecording;
+};
+
+/// Recording the evaluation set's activations into an HDF5 activation store, as `record` does.
+struct RecordSettings {
+  std::string path;                ///< the store to write; an existing file is refused
+  std::vector<std::string> hooks;  ///< hook name patterns, e.g. "blocks.*.hook_resid_post"
+  std::string positions = "all";   ///< "all", "last" or "0,5,7"
+  std::int64_t rows = 0;           ///< the evaluation set's first rows (0: all of them)
+  bool float16 = false;            ///< store float16 instead of float32
+  std::int64_t batchSize = 32;
+};
+
+struct RecordSummary {
+  std::string path;
+  std::int64_t rows = 0;  ///< examples in the store
+  std::int64_t bytes = 0;
+  double seconds = 0.0;
+  std::vector<std::string> hooks;
 };
 
 /// Direct logit attribution of one input: along u = e_answer - e_foil (foil: the runner-up) or
@@ -278,6 +322,81 @@ struct HeadPatching {
   Eigen::MatrixXd positions;        ///< [L, T] resid_pre scores; 0 rows when not asked for
 };
 
+/// Head divergence (docs/analyses.md, "analyze head-divergence") of the current input, or the
+/// current image, against a "without" branch: the input minus positions [removeBegin,
+/// removeEnd), or the replacement `without` (any length) when it is not empty; image models
+/// compare with a blank image.
+struct DivergenceSettings {
+  std::vector<std::int64_t> without;
+  std::int64_t removeBegin = 0;
+  std::int64_t removeEnd = 0;
+  std::string blank = "mean";  ///< image models: mean (each channel's own mean) or zero
+  double alpha = 2.0;          ///< the reinforcement factor of the selected heads' z
+  std::vector<int> layers;     ///< L_r; empty: 1 and the last ceil(7L/16)
+  bool lockstep = true;
+};
+
+struct HeadDivergence {
+  std::string title;
+  std::string without;  ///< what the "without" branch is, in words
+  analysis::HeadDivergenceResult result;
+  hooks::MaskSet reinforcement;  ///< a scale entry (alpha) per selected head: the VHR mask
+};
+
+/// Memory vs context heads and PH3 pruning ("analyze memory-heads") on the conflict examples of
+/// a JSON-lines file in the command line's format.
+struct MemoryHeadSettings {
+  std::string examples;           ///< the file
+  std::string rankBy = "effect";  ///< effect or dla
+  std::string mode = "context";   ///< context (prune memory heads) or memory
+  bool filter = true;
+  bool frozenNorm = false;
+  std::vector<int> kGrid{1, 3, 5, 7, 9, 15};
+  double findFraction = 0.5;  ///< of the examples without a split, the share that finds heads
+  std::int64_t batchSize = 8;
+};
+
+struct MemoryHeads {
+  std::string title;
+  analysis::MemoryHeadResult result;
+  hooks::MaskSet pruning;  ///< the chosen k heads, zero-ablated
+};
+
+/// Attribution patching ("analyze attribution-patching") of the current input (clean) against
+/// a corrupted input of equal length.
+struct AttributionPatchingSettings {
+  std::vector<std::int64_t> corrupted;
+  bool noising = false;
+  bool byPosition = true;  ///< also the residual stream (resid_pre) by layer and position
+  bool compare = false;    ///< also activation patching of every head, and their correlation
+};
+
+struct AttributionPatching {
+  HeadPatching estimate;                    ///< the first-order estimate, as headPatching's
+  Eigen::MatrixXd activationHeads;          ///< [L, max H] with `compare`; 0 rows otherwise
+  analysis::PatchingComparison comparison;  ///< the estimate against activation patching
+};
+
+/// Path patching ("analyze path-patching") between the current input (clean) and a corrupted
+/// input; senders and receivers in the command line's syntax.
+struct PathPatchingSettings {
+  std::vector<std::int64_t> corrupted;
+  std::string senders;               ///< "0.1,0.2+0.3,1.mlp"; empty or "all": every head alone
+  std::string receivers = "logits";  ///< "logits,1.0.k,1.0.q+1.1.q,1.mlp"
+  bool throughMlps = false;
+  bool frozenNorm = false;
+  bool denoising = false;  ///< noising by default, as the algorithm is written
+};
+
+struct PathPatching {
+  std::string title;
+  std::vector<std::string> tokens;  ///< the clean input's tokens
+  analysis::PathPatchingResult result;
+  /// Per receiver group, S of every single-head sender as [L, max H] (NaN where no sender is
+  /// that head alone); empty when no sender set is a single head.
+  std::vector<Eigen::MatrixXd> headGrids;
+};
+
 class ModelSession {
  public:
   /// Loads a model folder or builtin:NAME with the loader the command line uses. A built-in
@@ -301,6 +420,8 @@ class ModelSession {
   const std::string& device() const { return m_device; }
   bool hasDataset() const { return m_dataset != nullptr; }
   bool isLanguageModel() const;
+  /// Whether the model reads images (patches) rather than tokens.
+  bool isImageModel() const;
   /// How a token id reads: its text from the model's tokenizer, else the number.
   std::string tokenLabel(std::int64_t id) const;
   /// Whether the model folder has a tokenizer (prompts can then be typed as text).
@@ -333,9 +454,26 @@ class ModelSession {
   PruningTable comparePruning(const hooks::MaskSet& masks, Progress& progress,
                               std::int64_t latencyBatch = 8);
 
+  /// Image models: makes row `row` of the evaluation set the image every analysis of one
+  /// example reads, and returns it with its top `k` classes, masks applied. ConfigError for a
+  /// model that does not read images, without an evaluation set, or for a row outside it (the
+  /// current image stays then).
+  ImageInput chooseImageRow(std::int64_t row, const hooks::MaskSet& masks, int k,
+                            Progress& progress);
+  /// Image models: reads a PNG, JPEG or binary PPM/PGM file, preprocesses it as the model's
+  /// images are (preprocessor_config.json for RGB models; for the one-channel digits models the
+  /// digits set's 17 grey levels, a square image shrunk to the model's size), and makes it the
+  /// current image. IoError, FormatError or ConfigError naming the file and what to do for a
+  /// file that does not read or does not fit; the current image stays then.
+  ImageInput openImageFile(const std::string& path, const hooks::MaskSet& masks, int k,
+                           Progress& progress);
+  /// The current image (row 0 until another is chosen) with its top `k` classes, masks applied.
+  ImageInput imageInput(const hooks::MaskSet& masks, int k, Progress& progress);
+
   /// Replaces the evaluation set by the one `spec` names (a generator such as
   /// "induction:rows=256", a shipped set, a .jsonl prompt file, a text corpus or an image
   /// folder). ConfigError or IoError for a spec that does not open; the old set stays then.
+  /// The current image becomes row 0 of the new set.
   void setDataset(const std::string& spec, Progress& progress);
 
   /// Mask files: written with this model's fingerprint, and checked against it when read
@@ -346,13 +484,12 @@ class ModelSession {
   /// that the loader opens. ConfigError when the mask holds more than zero ablations.
   void exportPruned(const std::string& folder, const hooks::MaskSet& masks, Progress& progress);
 
-  /// Every head's attention pattern at `layer` for `ids` (language models) or for row
-  /// `row` of the evaluation set (image models), masks applied.
+  /// Every head's attention pattern at `layer` for `ids` (language models) or for the current
+  /// image (image models), masks applied.
   LayerAttention attention(const std::vector<std::int64_t>& ids, int layer,
                            const hooks::MaskSet& masks, Progress& progress);
   /// Integrated gradients (by default Gauss-Legendre, 31 intervals; the default baseline) of
-  /// the top prediction for `ids` (language models) or the evaluation set's first image, masks
-  /// applied.
+  /// the top prediction for `ids` (language models) or the current image, masks applied.
   InputAttribution integratedGradients(const std::vector<std::int64_t>& ids,
                                        const hooks::MaskSet& masks, Progress& progress,
                                        const IgSettings& settings = {});
@@ -370,7 +507,7 @@ class ModelSession {
   HeadScores headAblation(const hooks::MaskSet& masks, Progress& progress,
                           const HeadAblationSettings& settings = {});
   /// Layer-wise relevance propagation of the top prediction for `ids` (language models) or the
-  /// evaluation set's first image, masks applied; `rules` unset: the model kind's default rules.
+  /// current image, masks applied; `rules` unset: the model kind's default rules.
   InputRelevance relevance(const std::vector<std::int64_t>& ids, const hooks::MaskSet& masks,
                            Progress& progress,
                            const std::optional<RelevanceRuleSettings>& rules = std::nullopt);
@@ -389,7 +526,7 @@ class ModelSession {
   static hooks::MaskSet pruningMask(const RelevancePruningCurves& curves, double rate);
   /// The influential neuron path (one neuron per MLP layer, 20 Riemann points, paper scoring,
   /// target probability) for `ids` at its last token (language models) or the class token of
-  /// the evaluation set's first image, masks applied. ConfigError for a model without MLPs.
+  /// the current image, masks applied. ConfigError for a model without MLPs.
   NeuronPathSummary neuronPath(const std::vector<std::int64_t>& ids, const hooks::MaskSet& masks,
                                Progress& progress, const NeuronPathSettings& settings = {});
   /// The Local Interaction Basis (analyze lib's default node layers: every block's resid_pre
@@ -401,8 +538,14 @@ class ModelSession {
   analysis::LibResult localInteractionBasis(std::int64_t rows, Progress& progress);
   /// The same with the dialog's options (rows, centring, truncation, edges, curves).
   analysis::LibResult localInteractionBasis(const LibSettings& settings, Progress& progress);
+
+  /// Records the evaluation set's activations at the hooks matching `settings.hooks` into a new
+  /// activation store, of the model without interventions (the store names the checkpoint it
+  /// came from). Cancelled: the finished batches stay in the store, which `record --resume`
+  /// completes. ConfigError for no dataset, a pattern matching no hook or an existing file.
+  RecordSummary recordActivations(const RecordSettings& settings, Progress& progress);
   /// Direct logit attribution (docs/analyses.md, "analyze dla") of the top prediction for `ids`
-  /// (language models) or the evaluation set's first image, masks applied: per path, per head
+  /// (language models) or the current image, masks applied: per path, per head
   /// and per attention output bias, the paths and the constant adding up to u^T logits.
   LogitAttribution logitAttribution(const std::vector<std::int64_t>& ids,
                                     const hooks::MaskSet& masks, Progress& progress,
@@ -415,6 +558,25 @@ class ModelSession {
   HeadPatching headPatching(const std::vector<std::int64_t>& clean, const hooks::MaskSet& masks,
                             const PatchingSettings& settings, Progress& progress);
 
+  /// The per-head analyses of app/gui/model_session_head_scores.cpp. Head divergence of `ids`
+  /// (language models) or of the current image against a blank one, masks applied.
+  HeadDivergence headDivergence(const std::vector<std::int64_t>& ids, const hooks::MaskSet& masks,
+                                const DivergenceSettings& settings, Progress& progress);
+  /// Memory and context heads of the model without interventions. ConfigError for a model that
+  /// is not a language model, or naming the file and line of a bad example.
+  MemoryHeads memoryHeads(const MemoryHeadSettings& settings, Progress& progress);
+  /// Attribution patching of every head (and of resid_pre by position), with the metric
+  /// headPatching uses, masks applied. ConfigError for an image model or unequal lengths.
+  AttributionPatching attributionPatching(const std::vector<std::int64_t>& clean,
+                                          const hooks::MaskSet& masks,
+                                          const AttributionPatchingSettings& settings,
+                                          Progress& progress);
+  /// Path patching S[sender set, receiver group], with the metric headPatching uses, masks
+  /// applied. ConfigError for an image model or senders and receivers that do not parse or
+  /// that the model lacks.
+  PathPatching pathPatching(const std::vector<std::int64_t>& clean, const hooks::MaskSet& masks,
+                            const PathPatchingSettings& settings, Progress& progress);
+
  private:
   ModelSession();
 
@@ -425,9 +587,25 @@ class ModelSession {
   const hooks::AblationMeans* meansFor(const hooks::MaskSet& masks, Progress& progress);
   /// ConfigError for ids this language model cannot take (out of the vocabulary, too many).
   void checkIds(const std::vector<std::int64_t>& ids) const;
+  /// The clean and corrupted token inputs of a patching analysis (`analysis`, its command
+  /// `command`): a language model, both inputs valid ids, the corrupted one given; with
+  /// `sameLength`, of the input's length. ConfigError saying what to do otherwise.
+  void checkPatchingPair(const std::vector<std::int64_t>& clean,
+                         const std::vector<std::int64_t>& corrupted, const std::string& analysis,
+                         const std::string& command, bool sameLength) const;
   /// The input an analysis of one example reads: `ids` (checked) for language models, the
-  /// evaluation set's first image for image models.
+  /// current image for image models.
   models::ModelInput singleInput(const std::vector<std::int64_t>& ids) const;
+  /// The current image as the model reads it: pixels [1, C, H, W].
+  models::ModelInput currentImage() const;
+  /// How the analyses' titles name the current image, e.g. "row 3" or "digit.png".
+  std::string imageName() const;
+  /// The pixels of `input` ([1, C, H, W]) scaled to 0..255 for display, row-major RGB.
+  static void displayImage(const models::ModelInput& input, int& width, int& height,
+                           std::vector<std::uint8_t>& rgb);
+  /// `input` with its top `k` classes, masks applied; the caller fills in where it came from.
+  ImageInput describeImage(const models::ModelInput& input, const hooks::MaskSet& masks, int k,
+                           Progress& progress);
 
   std::unique_ptr<models::Transformer> m_model;
   std::unique_ptr<data::Tokenizer> m_tokenizer;
@@ -437,6 +615,11 @@ class ModelSession {
   std::string m_device;
   ModelSummary m_summary;
   std::vector<std::int64_t> m_example;
+  /// The current image: row m_imageRow of the evaluation set, or, when m_imageFile is set, that
+  /// file's preprocessed pixels [C, H, W]. Read and written by jobs only (one at a time).
+  std::int64_t m_imageRow = 0;
+  std::string m_imageFile;
+  std::vector<float> m_imagePixels;
   std::unique_ptr<analysis::AblationMeansCache> m_means;
   std::unique_ptr<models::ModelFingerprint> m_fingerprint;
   std::atomic<bool> m_checkNumerics{true};

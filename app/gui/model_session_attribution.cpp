@@ -73,6 +73,7 @@ LogitAttribution ModelSession::logitAttribution(const std::vector<std::int64_t>&
   out.title = "direct logit attribution of " + out.direction +
               (position >= 0 ? " at position " + std::to_string(position) : std::string()) + " (" +
               what + ")";
+  if (input.pixels.defined()) out.title += " on " + imageName();
   out.directionLogit = r.directionLogit(0);
   out.constant = r.constant(0);
   out.completenessError = r.completenessError;
@@ -98,25 +99,33 @@ LogitAttribution ModelSession::logitAttribution(const std::vector<std::int64_t>&
   return out;
 }
 
+void ModelSession::checkPatchingPair(const std::vector<std::int64_t>& clean,
+                                     const std::vector<std::int64_t>& corrupted,
+                                     const std::string& analysis, const std::string& command,
+                                     bool sameLength) const {
+  if (!isLanguageModel()) {
+    throw ConfigError(analysis +
+                      " in the window compares two token inputs; for an image model run "
+                      "circuitscope-cli analyze " +
+                      command + " with --clean-image and --corrupted-image");
+  }
+  checkIds(clean);
+  if (corrupted.empty()) {
+    throw ConfigError("type the corrupted input's token ids (as many as the input has)");
+  }
+  checkIds(corrupted);
+  if (sameLength && corrupted.size() != clean.size()) {
+    throw ConfigError("the corrupted input has " + std::to_string(corrupted.size()) +
+                      " tokens and the input " + std::to_string(clean.size()) + "; " + analysis +
+                      " compares positions one by one and needs one length: change tokens "
+                      "rather than add or remove them");
+  }
+}
+
 HeadPatching ModelSession::headPatching(const std::vector<std::int64_t>& clean,
                                         const hooks::MaskSet& masks,
                                         const PatchingSettings& settings, Progress& progress) {
-  if (!isLanguageModel()) {
-    throw ConfigError(
-        "activation patching in the window compares two token inputs; for an image model run "
-        "circuitscope-cli analyze patching with --clean-image and --corrupted-image");
-  }
-  checkIds(clean);
-  if (settings.corrupted.empty()) {
-    throw ConfigError("type the corrupted input's token ids (as many as the input has)");
-  }
-  checkIds(settings.corrupted);
-  if (settings.corrupted.size() != clean.size()) {
-    throw ConfigError("the corrupted input has " + std::to_string(settings.corrupted.size()) +
-                      " tokens and the input " + std::to_string(clean.size()) +
-                      "; patching position by position needs one length: change tokens rather "
-                      "than add or remove them");
-  }
+  checkPatchingPair(clean, settings.corrupted, "activation patching", "patching", true);
   const auto& c = m_model->config();
   const auto* means = meansFor(masks, progress);
   models::AppliedMasks applied(*m_model, masks, means);

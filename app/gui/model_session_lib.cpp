@@ -1,5 +1,6 @@
 // The window's Local Interaction Basis: computeLib on the first rows of the evaluation set with
-// the command line's default node layers, of the model without interventions. The checks here
+// the command line's default node layers, of the model without interventions, its Gram matrices
+// from those rows or from a recording. The checks here
 // repeat the analysis' own so that the message can say what the user can do in the window.
 #include <torch/torch.h>
 
@@ -9,6 +10,7 @@
 #include "app/gui/model_session.h"
 #include "core/error.h"
 #include "data/dataset.h"
+#include "models/loaders/model_identity.h"
 #include "models/transformer.h"
 
 namespace cs::gui {
@@ -71,6 +73,11 @@ analysis::LibResult ModelSession::localInteractionBasis(const LibSettings& setti
   options.relativeTau = settings.relativeTau;
   options.edges = settings.edges;
   options.ablationCurves = settings.ablationCurves;
+  if (!settings.gramRecording.empty()) {
+    // The store is checked against this model's weights: their digest is its identity.
+    options.gramRecording = analysis::LibGramRecording{
+        settings.gramRecording, models::identifyModelFolder(m_folder, progress)};
+  }
   auto r = analysis::computeLib(*m_model, dataset, options, progress);
   // The dock shows spectra, edges and curves; the bases and Gram matrices ([n, n] per node layer)
   // would only travel to the GUI thread and sit there.

@@ -25,21 +25,6 @@ std::string formatNumber(double value, int digits = 3) {
   return text;
 }
 
-// The first image of a [1, C, H, W] batch scaled to 0..255 (min-max over the image), row-major
-// RGB: normalised pixels are not displayable as they are.
-void displayImage(const at::Tensor& pixels, int& width, int& height,
-                  std::vector<std::uint8_t>& rgb) {
-  const auto image = pixels[0].to(at::kDouble).cpu();  // [C, H, W]
-  const auto lo = image.min().item<double>(), hi = image.max().item<double>();
-  const auto scaled = ((image - lo) / std::max(hi - lo, 1e-12) * 255.0).round().to(at::kByte);
-  const auto planes = scaled.size(0) == 1 ? scaled.expand({3, -1, -1}) : scaled.narrow(0, 0, 3);
-  const auto interleaved = planes.permute({1, 2, 0}).contiguous();  // [H, W, 3]
-  height = static_cast<int>(interleaved.size(0));
-  width = static_cast<int>(interleaved.size(1));
-  const auto* p = interleaved.data_ptr<std::uint8_t>();
-  rgb.assign(p, p + interleaved.numel());
-}
-
 models::RelevanceRules rulesOf(const RelevanceRuleSettings& s) {
   models::RelevanceRules rules;
   rules.attention = s.cpLrp ? models::AttentionRule::CpLrp : models::AttentionRule::AttnLrp;
@@ -73,7 +58,7 @@ analysis::PruneComponent componentOf(PruneUnit unit) {
 models::ModelInput ModelSession::singleInput(const std::vector<std::int64_t>& ids) const {
   models::ModelInput input;
   if (m_model->config().input == models::InputKind::Patches) {
-    input.pixels = requireDataset().batch(0, 1).pixels;
+    input = currentImage();
   } else {
     checkIds(ids);
     input.tokens = torch::tensor(ids, torch::kLong).unsqueeze(0);
@@ -124,7 +109,8 @@ InputRelevance ModelSession::relevance(const std::vector<std::int64_t>& ids,
   out.neurons = r.neurons;
   if (input.pixels.defined()) {
     out.pixelScores = r.pixels;
-    displayImage(input.pixels, out.imageWidth, out.imageHeight, out.rgb);
+    displayImage(input, out.imageWidth, out.imageHeight, out.rgb);
+    out.details += "; image: " + imageName();
   } else {
     // What enters at each position: its token embedding and its position embedding, so that
     // the chips add up to the conservation chart's input total.
@@ -259,6 +245,7 @@ NeuronPathSummary ModelSession::neuronPath(const std::vector<std::int64_t>& ids,
                 formatNumber(r.enhanceFactor, 1) + " " + formatNumber(e.enhanced) +
                 " (activation path: " + formatNumber(b.removed) + ", " + formatNumber(b.enhanced) +
                 ").";
+  if (input.pixels.defined()) out.details += " Image: " + imageName() + ".";
   progress.setFraction(1.0);
   return out;
 }

@@ -72,8 +72,8 @@ LayerAttention ModelSession::attention(const std::vector<std::int64_t>& ids, int
   out.layer = layer;
   models::ModelInput input;
   if (c.input == models::InputKind::Patches) {
-    // Image models: the first image of the evaluation set, labelled by patch.
-    input.pixels = requireDataset().batch(0, 1).pixels;
+    // Image models: the current image, labelled by patch.
+    input = currentImage();
     out.tokens.push_back("CLS");
     for (int p = 0; p < c.nPatches(); ++p) out.tokens.push_back("p" + std::to_string(p));
   } else {
@@ -115,7 +115,7 @@ InputAttribution ModelSession::integratedGradients(const std::vector<std::int64_
   models::ModelInput input;
   InputAttribution out;
   if (c.input == models::InputKind::Patches) {
-    input.pixels = requireDataset().batch(0, 1).pixels;
+    input = currentImage();
   } else {
     checkIds(ids);
     input.tokens = torch::tensor(ids, torch::kLong).unsqueeze(0);
@@ -128,18 +128,9 @@ InputAttribution ModelSession::integratedGradients(const std::vector<std::int64_
               std::to_string(settings.steps) + " steps, " + r.baseline + " baseline; " +
               "completeness error " + std::to_string(r.relativeError * 100.0) + "%)";
   if (c.input == models::InputKind::Patches) {
+    out.title += " on " + imageName();
     out.pixelScores = r.perPixel;
-    // The normalised pixels back to 0..255 for display: min-max over the image.
-    const auto image = input.pixels[0].to(at::kDouble).cpu();  // [C, H, W]
-    const auto lo = image.min().item<double>(), hi = image.max().item<double>();
-    const auto scaled = ((image - lo) / std::max(hi - lo, 1e-12) * 255.0).round().to(at::kByte);
-    const auto rgb = (scaled.size(0) == 1 ? scaled.expand({3, -1, -1}) : scaled.narrow(0, 0, 3))
-                         .permute({1, 2, 0})
-                         .contiguous();
-    out.imageHeight = static_cast<int>(rgb.size(0));
-    out.imageWidth = static_cast<int>(rgb.size(1));
-    const auto* p = rgb.data_ptr<std::uint8_t>();
-    out.rgb.assign(p, p + rgb.numel());
+    displayImage(input, out.imageWidth, out.imageHeight, out.rgb);
   } else {
     out.tokenScores.assign(r.perToken.data(), r.perToken.data() + r.perToken.size());
   }
