@@ -52,9 +52,10 @@ void requireFinite(const at::Tensor& x, const hooks::HookPoint& point) {
                      "; check the weights that feed this point and the input of that row");
 }
 
-NumericHealthGuard::NumericHealthGuard(Model& model) : m_hooks(model.hooks()) {
+NumericHealthGuard::NumericHealthGuard(Model& model, NumericScope scope) : m_hooks(model.hooks()) {
   for (const auto& point : model.hookPoints()) {
     if (point.kind == HookKind::Result) continue;
+    if (scope == NumericScope::Logits && point.kind != HookKind::Logits) continue;
     m_hooks.observe(point,
                     [](const at::Tensor& x, const hooks::HookPoint& p) { requireFinite(x, p); });
   }

@@ -5,6 +5,10 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <string>
+
+#include "core/error.h"
+
 #include "hooks/hook_point.h"
 #include "hooks/hook_registry.h"
 #include "models/model.h"
@@ -21,9 +25,14 @@ void requireFinite(const at::Tensor& x, const hooks::HookPoint& point);
 /// computed when hooked: a non-finite W_O shows at hook_attn_out instead) with requireFinite.
 /// Observers only read, so a healthy forward pass gives bit-identical results; each point costs
 /// one pass over its activation.
+enum class NumericScope {
+  EveryPoint,  ///< every hook point but hook_result
+  Logits,      ///< hook_logits only: one pass over the output instead of one per point
+};
+
 class NumericHealthGuard {
  public:
-  explicit NumericHealthGuard(Model& model);
+  explicit NumericHealthGuard(Model& model, NumericScope scope = NumericScope::EveryPoint);
   NumericHealthGuard(const NumericHealthGuard&) = delete;
   NumericHealthGuard& operator=(const NumericHealthGuard&) = delete;
 
@@ -33,5 +42,25 @@ class NumericHealthGuard {
  private:
   hooks::ScopedHooks m_hooks;
 };
+
+/// Runs `f` (which runs `model`) with only the logits checked, and, when they are not finite,
+/// once more with every point checked, so that the NumericError names where non-finite values
+/// first appear. A healthy run thus pays for checking the logits alone; a failing one runs
+/// twice. `f` must be safe to repeat (evaluations are).
+template <typename F>
+auto runCheckingNumerics(Model& model, F&& f) {
+  std::string atTheOutput;
+  try {
+    NumericHealthGuard logits(model, NumericScope::Logits);
+    return f();
+  } catch (const NumericError& e) {
+    atTheOutput = e.what();
+  }
+  {
+    NumericHealthGuard everyPoint(model);
+    (void)f();
+  }
+  throw NumericError(atTheOutput + " (a second run with every hook point checked found none)");
+}
 
 }  // namespace cs::models

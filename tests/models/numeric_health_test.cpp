@@ -96,6 +96,32 @@ TEST(NumericHealth, ClassifierLogitsHaveNoPosition) {
   EXPECT_THAT(msg, Not(HasSubstr("position")));
 }
 
+TEST(NumericHealth, CheckingTheLogitsFirstStillNamesTheFirstPoint) {
+  auto model = test::tinyLm(1);
+  const auto input = tokens({{1, 2, 3}, {4, 5, 6}});
+  int runs = 0;
+  const auto run = [&]() {
+    ++runs;
+    return logitsOf(*model, input);
+  };
+  {
+    NumericHealthGuard logitsOnly(*model, NumericScope::Logits);
+    EXPECT_EQ(logitsOnly.size(), 1u);
+  }
+  const auto healthy = runCheckingNumerics(*model, run);
+  EXPECT_EQ(runs, 1);  // a healthy run checks the logits only, once
+  EXPECT_TRUE(torch::equal(healthy, logitsOf(*model, input)));
+  {
+    torch::NoGradGuard noGrad;
+    model->weights().blocks[1].mlp.W_in.select(1, 3).select(0, 2).fill_(kNaN);
+  }
+  runs = 0;
+  const auto msg = test::messageOf<NumericError>([&] { (void)runCheckingNumerics(*model, run); });
+  EXPECT_EQ(runs, 2);  // the logits caught it, the second run found where it starts
+  EXPECT_THAT(msg, HasSubstr("non-finite values first appear at blocks.1.mlp.hook_pre:"));
+  EXPECT_EQ(model->hooks().attachedCount(), 0u);
+}
+
 TEST(NumericHealth, HealthyModelsRunBitIdenticallyAndTheGuardDetaches) {
   for (auto& model : {test::tinyLm(3), test::tinyLm(3, "llama"), test::tinyVit(3)}) {
     ModelInput input;
