@@ -20,18 +20,13 @@
 #include <optional>
 
 #include "app/gui/main_window.h"
+#include "app/gui/number_text.h"
 #include "viewers/chart_view.h"
 #include "viewers/interaction_graph_view.h"
 
 namespace cs::gui {
 
 namespace {
-
-std::string formatNumber(double value, int digits = 3) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", digits, value);
-  return text;
-}
 
 std::vector<std::string> indexLabels(Eigen::Index count) {
   std::vector<std::string> labels;

@@ -11,6 +11,7 @@
 #include "analysis/activation_patching.h"
 #include "analysis/residual_decomposition.h"
 #include "app/gui/model_session.h"
+#include "app/gui/number_text.h"
 #include "core/error.h"
 #include "models/mask_application.h"
 #include "models/transformer.h"
@@ -20,12 +21,6 @@ namespace cs::gui {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-std::string formatNumber(double value, int digits = 3) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", digits, value);
-  return text;
-}
 
 std::string logitName(std::int64_t index) { return "logit[" + std::to_string(index) + "]"; }
 

@@ -22,6 +22,7 @@
 #include "analysis/path_patching.h"
 #include "analysis/path_patching_nodes.h"
 #include "app/gui/model_session.h"
+#include "app/gui/number_text.h"
 #include "core/error.h"
 #include "data/tokenizer.h"
 #include "models/mask_application.h"
@@ -32,12 +33,6 @@ namespace cs::gui {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-std::string formatNumber(double value, int digits = 3) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", digits, value);
-  return text;
-}
 
 int maxHeads(const models::TransformerConfig& c) {
   return c.nHeads.empty() ? 0 : *std::max_element(c.nHeads.begin(), c.nHeads.end());

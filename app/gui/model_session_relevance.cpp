@@ -10,6 +10,7 @@
 #include "analysis/relevance.h"
 #include "analysis/relevance_pruning.h"
 #include "app/gui/model_session.h"
+#include "app/gui/number_text.h"
 #include "core/error.h"
 #include "data/dataset.h"
 #include "models/mask_application.h"
@@ -18,12 +19,6 @@
 namespace cs::gui {
 
 namespace {
-
-std::string formatNumber(double value, int digits = 3) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", digits, value);
-  return text;
-}
 
 models::RelevanceRules rulesOf(const RelevanceRuleSettings& s) {
   models::RelevanceRules rules;
