@@ -31,6 +31,12 @@ constexpr int kTopK = 5;
 
 }  // namespace
 
+QString MainWindow::tokenIdsText(const std::vector<std::int64_t>& ids) {
+  QStringList pieces;
+  for (const auto id : ids) pieces << QString::number(id);
+  return pieces.join(QStringLiteral(", "));
+}
+
 std::vector<std::int64_t> MainWindow::parseTokenIds(const QString& text, QString& error) {
   std::vector<std::int64_t> ids;
   const auto pieces = text.split(QRegularExpression(QStringLiteral("[,\\s]+")), Qt::SkipEmptyParts);

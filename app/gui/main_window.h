@@ -164,6 +164,8 @@ class MainWindow : public QMainWindow {
   /// Token ids from "1, 2, 3" or "1 2 3"; empty with `error` set when a piece is not an id or
   /// there is none.
   static std::vector<std::int64_t> parseTokenIds(const QString& text, QString& error);
+  /// "1, 2, 3": ids as parseTokenIds reads them back.
+  static QString tokenIdsText(const std::vector<std::int64_t>& ids);
   const hooks::MaskSet& masks() const;
   std::optional<double> baselineAccuracy() const;
   std::optional<double> maskedAccuracy() const;
@@ -263,11 +265,16 @@ class MainWindow : public QMainWindow {
   void askMemoryHeads();
   void askAttributionPatching();
   void askPathPatching();
-  /// The corrupted-input field of the patching dialog of `analysis`, starting from the input
-  /// remembered for it, else from activation patching's, else from the current input (a
-  /// remembered input of another length is dropped); false after showing the error for an image
-  /// model (`command`: the CLI command to use instead) or an input box that does not parse.
-  bool corruptedField(const QString& analysis, const QString& command, OptionField& field);
+  /// The corrupted-input field of the patching dialog of `analysis` (`title` in messages),
+  /// starting from the input remembered for it, else from activation patching's, else from the
+  /// current input (a remembered input of another length is dropped); false after showing the
+  /// error for an image model (`command`: the CLI command to use instead) or an input box that
+  /// does not parse.
+  bool corruptedField(const QString& analysis, const QString& title, const QString& command,
+                      OptionField& field);
+  /// The ids of the accepted corrupted-input field; false after showing the error when they do
+  /// not parse.
+  bool corruptedIds(const QVariantMap& values, std::vector<std::int64_t>& ids);
   QWidget* headDivergencePanel(HeadDivergence divergence);
   QWidget* memoryHeadsPanel(MemoryHeads heads);
   QWidget* attributionPatchingPanel(AttributionPatching patching);

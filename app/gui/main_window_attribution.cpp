@@ -28,12 +28,6 @@ using hooks::MaskComponent;
 const auto kPatchingKey = QStringLiteral("patching");
 const auto kCorruptedField = QStringLiteral("corrupted");
 
-QString idsText(const std::vector<std::int64_t>& ids) {
-  QStringList pieces;
-  for (const auto id : ids) pieces << QString::number(id);
-  return pieces.join(QStringLiteral(", "));
-}
-
 viewers::ChartData layerBars(const LogitAttribution& d) {
   viewers::ChartData data;
   data.kind = viewers::ChartKind::Bar;
@@ -130,31 +124,49 @@ QWidget* MainWindow::logitAttributionPanel(LogitAttribution d) {
   return panel;
 }
 
-void MainWindow::askHeadPatching() {
-  if (!m_session) return;
+bool MainWindow::corruptedField(const QString& analysis, const QString& title,
+                                const QString& command, OptionField& field) {
   if (!m_session->isLanguageModel()) {
-    showError(
-        tr("Activation patching in the window compares two token inputs. For an image model run "
-           "circuitscope-cli analyze patching with --clean-image and --corrupted-image."));
-    return;
+    showError(tr("%1 in the window compares two token inputs. For an image model run "
+                 "circuitscope-cli analyze %2 with --clean-image and --corrupted-image.")
+                  .arg(title, command));
+    return false;
   }
   std::vector<std::int64_t> clean;
-  if (!inputIdsForAnalysis(clean)) return;
-  // A corrupted input remembered for an input of another length cannot be used; the current
-  // input is then the starting point, to be edited token by token.
-  {
-    QSettings settings;
-    const auto key = AnalysisOptionsDialog::settingsKey(kPatchingKey, kCorruptedField);
+  if (!inputIdsForAnalysis(clean)) return false;
+  QSettings settings;
+  const auto fits = [&](const QString& key) {
     QString error;
-    if (MainWindow::parseTokenIds(settings.value(key).toString(), error).size() != clean.size())
-      settings.remove(key);
+    return parseTokenIds(settings.value(key).toString(), error).size() == clean.size();
+  };
+  const auto own = AnalysisOptionsDialog::settingsKey(analysis, kCorruptedField);
+  const auto shared = AnalysisOptionsDialog::settingsKey(kPatchingKey, kCorruptedField);
+  if (!fits(own)) settings.remove(own);
+  field = textField(kCorruptedField, tr("Corrupted token ids"),
+                    tr("As many tokens as the input: the input with the tokens that carry the "
+                       "answer changed"),
+                    fits(shared) ? settings.value(shared).toString() : tokenIdsText(clean));
+  return true;
+}
+
+bool MainWindow::corruptedIds(const QVariantMap& values, std::vector<std::int64_t>& ids) {
+  QString error;
+  ids = parseTokenIds(values.value(kCorruptedField).toString(), error);
+  if (error.isEmpty()) return true;
+  showError(tr("corrupted input: %1").arg(error));
+  return false;
+}
+
+void MainWindow::askHeadPatching() {
+  if (!m_session) return;
+  OptionField corrupted;
+  if (!corruptedField(kPatchingKey, tr("Activation patching"), QStringLiteral("patching"),
+                      corrupted)) {
+    return;
   }
   const auto values = askOptions(
       kPatchingKey, tr("Activation patching by head"),
-      {textField(kCorruptedField, tr("Corrupted token ids"),
-                 tr("As many tokens as the input: the input with the tokens that carry the "
-                    "answer changed"),
-                 idsText(clean)),
+      {corrupted,
        choiceField(QStringLiteral("direction"), tr("Direction"),
                    tr("Denoising: the corrupted run gets one clean activation (1 = full "
                       "recovery). Noising: the clean run gets one corrupted activation (1 = "
@@ -166,12 +178,7 @@ void MainWindow::askHeadPatching() {
                  tr("Also patch blocks.L.hook_resid_pre at each (layer, position)"), true)});
   if (!values) return;
   PatchingSettings settings;
-  QString error;
-  settings.corrupted = MainWindow::parseTokenIds(values->value(kCorruptedField).toString(), error);
-  if (!error.isEmpty()) {
-    showError(tr("corrupted input: %1").arg(error));
-    return;
-  }
+  if (!corruptedIds(*values, settings.corrupted)) return;
   settings.noising =
       values->value(QStringLiteral("direction")).toString() == QStringLiteral("noising");
   settings.byPosition = values->value(QStringLiteral("byPosition")).toBool();

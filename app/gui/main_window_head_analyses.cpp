@@ -35,14 +35,6 @@ const auto kDivergenceKey = QStringLiteral("headDivergence");
 const auto kMemoryKey = QStringLiteral("memoryHeads");
 const auto kAttributionKey = QStringLiteral("attributionPatching");
 const auto kPathKey = QStringLiteral("pathPatching");
-const auto kPatchingKey = QStringLiteral("patching");  // activation patching's dialog
-const auto kCorruptedField = QStringLiteral("corrupted");
-
-QString idsText(const std::vector<std::int64_t>& ids) {
-  QStringList pieces;
-  for (const auto id : ids) pieces << QString::number(id);
-  return pieces.join(QStringLiteral(", "));
-}
 
 // "1, 9, 10" as numbers; empty with `error` set when a piece is not a non-negative integer.
 std::vector<int> parseCounts(const QString& text, const QString& what, QString& error) {
@@ -169,7 +161,7 @@ void MainWindow::askHeadDivergence() {
                     "must stay"),
                  std::max(1, n / 2), 1, std::max(1, n)),
         textField(QStringLiteral("withoutIds"), tr("Replacement token ids"),
-                  tr("Any length: only the last positions are compared"), idsText(ids))};
+                  tr("Any length: only the last positions are compared"), tokenIdsText(ids))};
   } else {
     fields = {choiceField(QStringLiteral("blank"), tr("Blank image"),
                           tr("The \"without\" branch of an image model"), QStringLiteral("mean"),
@@ -425,37 +417,13 @@ QWidget* MainWindow::memoryHeadsPanel(MemoryHeads m) {
 
 // --- attribution and path patching --------------------------------------------------------
 
-bool MainWindow::corruptedField(const QString& analysis, const QString& command,
-                                OptionField& field) {
-  if (!m_session->isLanguageModel()) {
-    showError(tr("%1 in the window compares two token inputs. For an image model run "
-                 "circuitscope-cli analyze %2 with --clean-image and --corrupted-image.")
-                  .arg(command == QStringLiteral("path-patching") ? tr("Path patching")
-                                                                  : tr("Attribution patching"),
-                       command));
-    return false;
-  }
-  std::vector<std::int64_t> clean;
-  if (!inputIdsForAnalysis(clean)) return false;
-  QSettings settings;
-  const auto fits = [&](const QString& key) {
-    QString error;
-    return parseTokenIds(settings.value(key).toString(), error).size() == clean.size();
-  };
-  const auto own = AnalysisOptionsDialog::settingsKey(analysis, kCorruptedField);
-  const auto shared = AnalysisOptionsDialog::settingsKey(kPatchingKey, kCorruptedField);
-  if (!fits(own)) settings.remove(own);
-  field = textField(kCorruptedField, tr("Corrupted token ids"),
-                    tr("As many tokens as the input: the input with the tokens that carry the "
-                       "answer changed"),
-                    fits(shared) ? settings.value(shared).toString() : idsText(clean));
-  return true;
-}
-
 void MainWindow::askAttributionPatching() {
   if (!m_session) return;
   OptionField corrupted;
-  if (!corruptedField(kAttributionKey, QStringLiteral("attribution-patching"), corrupted)) return;
+  if (!corruptedField(kAttributionKey, tr("Attribution patching"),
+                      QStringLiteral("attribution-patching"), corrupted)) {
+    return;
+  }
   const auto values = askOptions(
       kAttributionKey, tr("Attribution patching"),
       {corrupted,
@@ -471,12 +439,7 @@ void MainWindow::askAttributionPatching() {
                  tr("Also run activation patching of every head and correlate the two"), false)});
   if (!values) return;
   AttributionPatchingSettings settings;
-  QString error;
-  settings.corrupted = parseTokenIds(values->value(kCorruptedField).toString(), error);
-  if (!error.isEmpty()) {
-    showError(tr("corrupted input: %1").arg(error));
-    return;
-  }
+  if (!corruptedIds(*values, settings.corrupted)) return;
   settings.noising =
       values->value(QStringLiteral("direction")).toString() == QStringLiteral("noising");
   settings.byPosition = values->value(QStringLiteral("byPosition")).toBool();
@@ -550,7 +513,9 @@ QWidget* MainWindow::attributionPatchingPanel(AttributionPatching a) {
 void MainWindow::askPathPatching() {
   if (!m_session) return;
   OptionField corrupted;
-  if (!corruptedField(kPathKey, QStringLiteral("path-patching"), corrupted)) return;
+  if (!corruptedField(kPathKey, tr("Path patching"), QStringLiteral("path-patching"), corrupted)) {
+    return;
+  }
   const auto values = askOptions(
       kPathKey, tr("Path patching"),
       {corrupted,
@@ -577,12 +542,7 @@ void MainWindow::askPathPatching() {
                  tr("Logits receiver: the final norm keeps the receiving run's scale"), false)});
   if (!values) return;
   PathPatchingSettings settings;
-  QString error;
-  settings.corrupted = parseTokenIds(values->value(kCorruptedField).toString(), error);
-  if (!error.isEmpty()) {
-    showError(tr("corrupted input: %1").arg(error));
-    return;
-  }
+  if (!corruptedIds(*values, settings.corrupted)) return;
   settings.senders = values->value(QStringLiteral("senders")).toString().toStdString();
   settings.receivers = values->value(QStringLiteral("receivers")).toString().toStdString();
   settings.denoising =
