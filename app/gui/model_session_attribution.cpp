@@ -12,6 +12,7 @@
 #include "analysis/residual_decomposition.h"
 #include "app/gui/model_session.h"
 #include "app/gui/number_text.h"
+#include "app/gui/scored_pair.h"
 #include "core/error.h"
 #include "models/mask_application.h"
 #include "models/transformer.h"
@@ -27,13 +28,6 @@ std::string logitName(std::int64_t index) { return "logit[" + std::to_string(ind
 // u^T logits in words: "logit[58] - logit[12]" or "logit[58]".
 std::string directionName(std::int64_t answer, std::int64_t foil) {
   return foil >= 0 ? logitName(answer) + " - " + logitName(foil) : logitName(answer);
-}
-
-// The last position's most likely next token for one row of ids.
-std::int64_t topToken(models::Transformer& model, const at::Tensor& tokens) {  // [1, T]
-  c10::InferenceMode guard;
-  const auto logits = model.forward({tokens.to(model.device()), {}, {}, {}});  // [1, T, V]
-  return logits[0][-1].argmax().item<std::int64_t>();
 }
 
 }  // namespace
@@ -125,15 +119,7 @@ HeadPatching ModelSession::headPatching(const std::vector<std::int64_t>& clean,
   const auto* means = meansFor(masks, progress);
   models::AppliedMasks applied(*m_model, masks, means);
 
-  analysis::PatchingPairs pairs;
-  pairs.clean.tokens = torch::tensor(clean, torch::kLong).unsqueeze(0);
-  pairs.corrupted.tokens = torch::tensor(settings.corrupted, torch::kLong).unsqueeze(0);
-  // As the command line chooses: the clean run's answer against the corrupted run's.
-  analysis::PatchMetric metric;
-  metric.answer = topToken(*m_model, pairs.clean.tokens);
-  const auto other = topToken(*m_model, pairs.corrupted.tokens);
-  metric.foil = other != metric.answer ? other : -1;
-  pairs.metrics = {metric};
+  const auto pairs = scoredPair(*m_model, clean, settings.corrupted);
 
   const auto direction =
       settings.noising ? analysis::PatchDirection::Noising : analysis::PatchDirection::Denoising;

@@ -23,6 +23,7 @@
 #include "analysis/path_patching_nodes.h"
 #include "app/gui/model_session.h"
 #include "app/gui/number_text.h"
+#include "app/gui/scored_pair.h"
 #include "core/error.h"
 #include "data/tokenizer.h"
 #include "models/mask_application.h"
@@ -40,28 +41,6 @@ int maxHeads(const models::TransformerConfig& c) {
 
 std::string headLabel(int layer, int head) {
   return std::string("L").append(std::to_string(layer)).append("H").append(std::to_string(head));
-}
-
-// The last position's most likely next token for one row of ids.
-std::int64_t topToken(models::Transformer& model, const at::Tensor& tokens) {  // [1, T]
-  c10::InferenceMode guard;
-  const auto logits = model.forward({tokens.to(model.device()), {}, {}, {}});  // [1, T, V]
-  return logits[0][-1].argmax().item<std::int64_t>();
-}
-
-// One clean/corrupted pair scored as the command line scores it by default: the clean run's
-// answer against the corrupted run's (no foil when they agree), at the last position.
-analysis::PatchingPairs pairOf(models::Transformer& model, const std::vector<std::int64_t>& clean,
-                               const std::vector<std::int64_t>& corrupted) {
-  analysis::PatchingPairs pairs;
-  pairs.clean.tokens = torch::tensor(clean, torch::kLong).unsqueeze(0);
-  pairs.corrupted.tokens = torch::tensor(corrupted, torch::kLong).unsqueeze(0);
-  analysis::PatchMetric metric;
-  metric.answer = topToken(model, pairs.clean.tokens);
-  const auto other = topToken(model, pairs.corrupted.tokens);
-  metric.foil = other != metric.answer ? other : -1;
-  pairs.metrics = {metric};
-  return pairs;
 }
 
 // Per-head scores of a heads sweep as [L, max H], NaN where nothing was scored.
@@ -176,7 +155,7 @@ AttributionPatching ModelSession::attributionPatching(const std::vector<std::int
   const auto& c = m_model->config();
   const auto* means = meansFor(masks, progress);
   models::AppliedMasks applied(*m_model, masks, means);
-  const auto pairs = pairOf(*m_model, clean, settings.corrupted);
+  const auto pairs = scoredPair(*m_model, clean, settings.corrupted);
   const auto direction =
       settings.noising ? analysis::PatchDirection::Noising : analysis::PatchDirection::Denoising;
 
@@ -245,7 +224,7 @@ PathPatching ModelSession::pathPatching(const std::vector<std::int64_t>& clean,
   const auto& c = m_model->config();
   const auto* means = meansFor(masks, progress);
   models::AppliedMasks applied(*m_model, masks, means);
-  const auto pairs = pairOf(*m_model, clean, settings.corrupted);
+  const auto pairs = scoredPair(*m_model, clean, settings.corrupted);
   progress.setStage("path patching");
   PathPatching out;
   out.result = analysis::analysePathPatching(*m_model, pairs, options, progress);
