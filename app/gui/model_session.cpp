@@ -17,6 +17,7 @@
 #include "data/tokenizer.h"
 #include "models/loaders/builtin_models.h"
 #include "models/loaders/hf_loader.h"
+#include "models/loaders/model_identity.h"
 #include "models/mask_application.h"
 #include "models/mask_file.h"
 #include "models/numeric_health.h"
@@ -169,11 +170,20 @@ void ModelSession::setDataset(const std::string& spec, Progress& progress) {
   m_imagePixels.clear();
 }
 
+const data::ModelIdentity& ModelSession::identity(Progress& progress) {
+  if (!m_identity) {
+    progress.setStage("computing the weights digest");
+    m_identity =
+        std::make_unique<data::ModelIdentity>(models::identifyModelFolder(m_folder, progress));
+  }
+  return *m_identity;
+}
+
 const models::ModelFingerprint& ModelSession::fingerprint(Progress& progress) {
   if (!m_fingerprint) {
     progress.setStage("fingerprinting the model");
-    m_fingerprint =
-        std::make_unique<models::ModelFingerprint>(models::fingerprintOfFolder(m_folder, progress));
+    m_fingerprint = std::make_unique<models::ModelFingerprint>(
+        models::fingerprintOf(models::readHfConfig(m_folder), identity(progress)));
   }
   return *m_fingerprint;
 }

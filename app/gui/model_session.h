@@ -26,6 +26,7 @@
 namespace cs::data {
 class Dataset;
 class Tokenizer;
+struct ModelIdentity;
 }  // namespace cs::data
 namespace cs::models {
 class Transformer;
@@ -580,6 +581,9 @@ class ModelSession {
  private:
   ModelSession();
 
+  /// The checkpoint's identity (its weights' digest), computed once: stores and mask files are
+  /// checked against it.
+  const data::ModelIdentity& identity(Progress& progress);
   const models::ModelFingerprint& fingerprint(Progress& progress);
   const data::Dataset& requireDataset() const;
   analysis::EvalOptions evalOptions() const;
@@ -621,6 +625,7 @@ class ModelSession {
   std::string m_imageFile;
   std::vector<float> m_imagePixels;
   std::unique_ptr<analysis::AblationMeansCache> m_means;
+  std::unique_ptr<data::ModelIdentity> m_identity;
   std::unique_ptr<models::ModelFingerprint> m_fingerprint;
   std::atomic<bool> m_checkNumerics{true};
 };

@@ -10,7 +10,7 @@
 #include "app/gui/model_session.h"
 #include "core/error.h"
 #include "data/dataset.h"
-#include "models/loaders/model_identity.h"
+#include "data/store/store_layout.h"
 #include "models/transformer.h"
 
 namespace cs::gui {
@@ -75,8 +75,7 @@ analysis::LibResult ModelSession::localInteractionBasis(const LibSettings& setti
   options.ablationCurves = settings.ablationCurves;
   if (!settings.gramRecording.empty()) {
     // The store is checked against this model's weights: their digest is its identity.
-    options.gramRecording = analysis::LibGramRecording{
-        settings.gramRecording, models::identifyModelFolder(m_folder, progress)};
+    options.gramRecording = analysis::LibGramRecording{settings.gramRecording, identity(progress)};
   }
   auto r = analysis::computeLib(*m_model, dataset, options, progress);
   // The dock shows spectra, edges and curves; the bases and Gram matrices ([n, n] per node layer)

@@ -7,7 +7,7 @@
 #include "app/gui/model_session.h"
 #include "core/error.h"
 #include "data/dataset.h"
-#include "models/loaders/model_identity.h"
+#include "data/store/store_layout.h"
 #include "models/transformer.h"
 
 namespace cs::gui {
@@ -27,10 +27,10 @@ RecordSummary ModelSession::recordActivations(const RecordSettings& settings, Pr
   options.batchSize = std::max<std::int64_t>(1, settings.batchSize);
   options.limit = settings.rows;
   options.mode = data::StoreOpenMode::Create;
-  const auto identity = models::identifyModelFolder(m_folder, progress);
+  const auto& checkpoint = identity(progress);
   progress.setStage("recording activations");
   const auto result =
-      analysis::recordActivations(*m_model, dataset, identity, settings.path, options, progress);
+      analysis::recordActivations(*m_model, dataset, checkpoint, settings.path, options, progress);
   RecordSummary summary;
   summary.path = settings.path;
   summary.rows = result.rowsInStore;
