@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "data/store/activation_store_reader.h"
 
 namespace cs::analysis {
@@ -22,14 +23,6 @@ Eigen::MatrixXd toEigen(const at::Tensor& t) {
 
 std::string shortDigest(const std::string& hex) {
   return hex.empty() ? std::string("none") : hex.substr(0, 12);
-}
-
-std::string shapeText(const std::vector<std::int64_t>& shape) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    text += (i ? ", " : "") + std::to_string(shape[i]);
-  }
-  return text + "]";
 }
 
 // The recorded hook of a node layer and how one example's rows become [rows, width] without the
