@@ -12,7 +12,7 @@
 #include "analysis/residual_decomposition.h"
 #include "app/gui/model_session.h"
 #include "app/gui/number_text.h"
-#include "app/gui/scored_pair.h"
+#include "app/gui/session_patching.h"
 #include "core/error.h"
 #include "models/mask_application.h"
 #include "models/transformer.h"
@@ -134,27 +134,14 @@ HeadPatching ModelSession::headPatching(const std::vector<std::int64_t>& clean,
   out.cleanMetric = heads.cleanMetric;
   out.corruptedMetric = heads.corruptedMetric;
   out.scored = heads.scoredPairs > 0;
-  int maxHeads = 0;
-  for (int l = 0; l < c.nLayers; ++l) maxHeads = std::max(maxHeads, c.nHeads[l]);
-  out.heads = Eigen::MatrixXd::Constant(c.nLayers, maxHeads, kNaN);
-  for (const auto& loc : heads.locations) {
-    if (loc.layer >= 0 && loc.layer < c.nLayers && loc.head >= 0 && loc.head < maxHeads) {
-      out.heads(loc.layer, loc.head) = loc.score;
-    }
-  }
+  out.heads = headGrid(heads, c);
   for (const auto id : clean) out.tokens.push_back(tokenLabel(id));
   if (settings.byPosition) {
     auto residOptions = analysis::patchingOptionsFor(analysis::PatchKind::ResidPre);
     residOptions.direction = direction;
     progress.setStage("patching the residual stream by position");
     const auto resid = analysis::analyseActivationPatching(*m_model, pairs, residOptions, progress);
-    const auto T = static_cast<Eigen::Index>(clean.size());
-    out.positions = Eigen::MatrixXd::Constant(c.nLayers, T, kNaN);
-    for (const auto& loc : resid.locations) {
-      if (loc.layer >= 0 && loc.layer < c.nLayers && loc.position >= 0 && loc.position < T) {
-        out.positions(loc.layer, loc.position) = loc.score;
-      }
-    }
+    out.positions = positionGrid(resid, c, static_cast<Eigen::Index>(clean.size()));
   }
   out.title = "activation patching (" + out.direction + ") of " + out.metric + ": clean " +
               formatNumber(out.cleanMetric) + ", corrupted " + formatNumber(out.corruptedMetric);

@@ -23,7 +23,7 @@
 #include "analysis/path_patching_nodes.h"
 #include "app/gui/model_session.h"
 #include "app/gui/number_text.h"
-#include "app/gui/scored_pair.h"
+#include "app/gui/session_patching.h"
 #include "core/error.h"
 #include "data/tokenizer.h"
 #include "models/mask_application.h"
@@ -41,17 +41,6 @@ int maxHeads(const models::TransformerConfig& c) {
 
 std::string headLabel(int layer, int head) {
   return std::string("L").append(std::to_string(layer)).append("H").append(std::to_string(head));
-}
-
-// Per-head scores of a heads sweep as [L, max H], NaN where nothing was scored.
-Eigen::MatrixXd headGrid(const analysis::PatchingResult& r, const models::TransformerConfig& c) {
-  Eigen::MatrixXd out = Eigen::MatrixXd::Constant(c.nLayers, maxHeads(c), kNaN);
-  for (const auto& loc : r.locations) {
-    if (loc.layer >= 0 && loc.layer < out.rows() && loc.head >= 0 && loc.head < out.cols()) {
-      out(loc.layer, loc.head) = loc.score;
-    }
-  }
-  return out;
 }
 
 // --- the conflict examples file of `analyze memory-heads` (docs/analyses.md) ---------------
@@ -179,13 +168,7 @@ AttributionPatching ModelSession::attributionPatching(const std::vector<std::int
     progress.setStage("attribution patching of the residual stream by position");
     const auto resid =
         analysis::analyseAttributionPatching(*m_model, pairs, residOptions, progress);
-    const auto T = static_cast<Eigen::Index>(clean.size());
-    e.positions = Eigen::MatrixXd::Constant(c.nLayers, T, kNaN);
-    for (const auto& loc : resid.locations) {
-      if (loc.layer >= 0 && loc.layer < c.nLayers && loc.position >= 0 && loc.position < T) {
-        e.positions(loc.layer, loc.position) = loc.score;
-      }
-    }
+    e.positions = positionGrid(resid, c, static_cast<Eigen::Index>(clean.size()));
   }
   if (settings.compare) {
     progress.setStage("activation patching of every head, for comparison");

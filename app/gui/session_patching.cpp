@@ -1,10 +1,15 @@
-#include "app/gui/scored_pair.h"
+#include "app/gui/session_patching.h"
 
 #include <torch/torch.h>
+
+#include <algorithm>
+#include <limits>
 
 namespace cs::gui {
 
 namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // The last position's most likely next token for one row of ids.
 std::int64_t topToken(models::Transformer& model, const at::Tensor& tokens) {  // [1, T]
@@ -27,6 +32,28 @@ analysis::PatchingPairs scoredPair(models::Transformer& model,
   metric.foil = other != metric.answer ? other : -1;
   pairs.metrics = {metric};
   return pairs;
+}
+
+Eigen::MatrixXd headGrid(const analysis::PatchingResult& r, const models::TransformerConfig& c) {
+  const int heads = c.nHeads.empty() ? 0 : *std::max_element(c.nHeads.begin(), c.nHeads.end());
+  Eigen::MatrixXd out = Eigen::MatrixXd::Constant(c.nLayers, heads, kNaN);
+  for (const auto& loc : r.locations) {
+    if (loc.layer >= 0 && loc.layer < out.rows() && loc.head >= 0 && loc.head < out.cols()) {
+      out(loc.layer, loc.head) = loc.score;
+    }
+  }
+  return out;
+}
+
+Eigen::MatrixXd positionGrid(const analysis::PatchingResult& r, const models::TransformerConfig& c,
+                             Eigen::Index positions) {
+  Eigen::MatrixXd out = Eigen::MatrixXd::Constant(c.nLayers, positions, kNaN);
+  for (const auto& loc : r.locations) {
+    if (loc.layer >= 0 && loc.layer < out.rows() && loc.position >= 0 && loc.position < positions) {
+      out(loc.layer, loc.position) = loc.score;
+    }
+  }
+  return out;
 }
 
 }  // namespace cs::gui
