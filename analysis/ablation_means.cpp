@@ -2,7 +2,7 @@
 // the attention mask so padding never enters a mean.
 #include "analysis/ablation_means.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "core/error.h"
 #include "hooks/hook_registry.h"

@@ -3,7 +3,7 @@
 // block of rows only, so G locations cost one forward pass of batch G x N.
 #include "analysis/activation_patching.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <limits>

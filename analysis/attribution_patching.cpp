@@ -3,7 +3,7 @@
 // activations included, recomputed; detaching instead would cut the paths through them.
 #include "analysis/attribution_patching.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cmath>

@@ -2,7 +2,7 @@
 // the all-pairs matrix of chosen hooks. Everything past the forward pass runs in float64.
 #include "analysis/cka.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <chrono>

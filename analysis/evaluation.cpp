@@ -2,7 +2,7 @@
 // sizes.
 #include "analysis/evaluation.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <chrono>
 

@@ -4,7 +4,7 @@
 // model: layer l's z depends only on layers < l, so this gives exactly the lockstep values.
 #include "analysis/head_divergence.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cmath>

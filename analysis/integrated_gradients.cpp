@@ -3,7 +3,7 @@
 // quadrature.h; F(input) and F(baseline) come from one extra forward pass of two rows.
 #include "analysis/integrated_gradients.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <limits>

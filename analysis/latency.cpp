@@ -4,7 +4,7 @@
 #include "analysis/latency.h"
 
 #include <torch/cuda.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <atomic>

@@ -4,7 +4,7 @@
 // valid positions in float64.
 #include "analysis/layer_similarity.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <chrono>

@@ -1,7 +1,7 @@
 // Edge ablation with bisection for the Local Interaction Basis and its PCA baseline.
 #include "analysis/lib_edge_ablation.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <chrono>

@@ -2,7 +2,7 @@
 // outer products: memory is one batch plus n x n per node layer, whatever the store's size.
 #include "analysis/lib_recorded_grams.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 

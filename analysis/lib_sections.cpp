@@ -1,7 +1,7 @@
 // Bias-folded sections of a Transformer for the Local Interaction Basis.
 #include "analysis/lib_sections.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <limits>

@@ -2,7 +2,7 @@
 // node layer to the first, the squared-formula edges and the node-ablation curves.
 #include "analysis/local_interaction_basis.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <Eigen/Eigenvalues>
 #include <algorithm>

@@ -2,7 +2,7 @@
 // the same rows and timed on the same batch, so the rows of the report compare like with like.
 #include "analysis/mask_evaluation.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "core/error.h"
 #include "models/compaction.h"

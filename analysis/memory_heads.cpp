@@ -4,7 +4,7 @@
 // all heads of a layer at once, and only the two answer columns of W_U are ever used.
 #include "analysis/memory_heads.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cmath>

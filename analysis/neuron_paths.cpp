@@ -6,7 +6,7 @@
 // model's own tensors are never written.
 #include "analysis/neuron_paths.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cmath>

@@ -3,7 +3,7 @@
 // are the receiving run's cached z (not recomputed values), replaced wholesale at hook_z.
 #include "analysis/path_patching.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <map>

@@ -3,7 +3,7 @@
 // steps from the Chebyshev-like first guess.
 #include "analysis/quadrature.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <numbers>

@@ -2,7 +2,7 @@
 // define the store's layout, and a model or dataset error leaves no half-made file behind.
 #include "analysis/recording.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <atomic>
 #include <chrono>

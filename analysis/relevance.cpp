@@ -3,7 +3,7 @@
 // assembles the per-layer, per-neuron and per-head views.
 #include "analysis/relevance.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <limits>

@@ -2,7 +2,7 @@
 // pass. Shapes follow models/transformer.cpp: B = 1, T positions, D width, H heads, E head width.
 #include "analysis/relevance_explicit.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <limits>

@@ -1,7 +1,7 @@
 // Accumulating |relevance| over a reference set, and pruning curves from the scores.
 #include "analysis/relevance_pruning.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cmath>

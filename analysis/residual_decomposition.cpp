@@ -4,7 +4,7 @@
 // sites (z W_O^(i)), which is far cheaper than hooking hook_result at every position.
 #include "analysis/residual_decomposition.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cmath>

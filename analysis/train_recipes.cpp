@@ -2,7 +2,7 @@
 // measurements and the manifest. Each recipe's settings are written out here in one place.
 #include "analysis/train_recipes.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <nlohmann/json.hpp>

@@ -2,7 +2,9 @@
 // seeded initial weights.
 #include "analysis/training.h"
 
-#include <torch/torch.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adamw.h>
+#include "core/torch_api.h"
 
 #include <chrono>
 #include <cmath>

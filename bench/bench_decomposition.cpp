@@ -8,7 +8,7 @@
 //   256 rows, against a plain evaluation forward of the same rows.
 // Options: --layers N (default 12), --batch N (4), --tokens N (64), --rounds N (3), --threads N.
 // Last line: one JSON object.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cstdio>
 #include <iostream>

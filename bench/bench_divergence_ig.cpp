@@ -4,7 +4,7 @@
 // (one pair without the lockstep, up to one per analysed layer with it). Measured on a
 // GPT-2-small-shaped random model trimmed to --layers blocks (default 4) on --tokens tokens
 // (default 32), float32, and on the built-in digits-vit. Last line: one JSON object.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cstdio>
 #include <iostream>

@@ -6,7 +6,7 @@
 // `--device cuda` runs the same on the GPU (synchronised around each timed forward, GEMM speed
 // measured on the GPU in float32 without TF32). Prints one JSON object as its last line.
 #include <torch/cuda.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <chrono>

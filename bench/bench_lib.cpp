@@ -4,7 +4,7 @@
 // width d, on --rows rows (default 128) of random tokens whose targets are the model's own
 // predictions. Node layers: before attention, before the MLP, before the unembedding, output.
 // Last line: one JSON object.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <chrono>
 #include <cmath>

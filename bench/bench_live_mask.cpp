@@ -3,7 +3,7 @@
 // takes to give updated metrics on 512 examples. The baseline is evaluated once, as the GUI
 // keeps it; each toggle then re-evaluates the masked model. The same model with MLPs (width 256)
 // is measured too. Target: under 150 ms. Last line: one JSON object.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cstdio>
 #include <iostream>

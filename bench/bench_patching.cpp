@@ -5,7 +5,7 @@
 // and over all MLP neurons, and path patching of every head to the logits (shortcut) and to the
 // last layer's queries (one group). Times are medians of interleaved rounds, also given in
 // forward-pass equivalents (one forward pass of the pairs' batch). Last line: one JSON object.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cstdio>
 #include <iostream>

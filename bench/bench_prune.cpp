@@ -3,7 +3,7 @@
 // timed full, masked (hooks zeroing) and compacted (the pruned weights removed), interleaved
 // over rounds and compared by medians. The compacted logits are checked against the masked ones
 // first, so a speed-up cannot come from a wrong model. Last line: one JSON object.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cstdio>

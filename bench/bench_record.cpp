@@ -4,8 +4,8 @@
 // processes (this program re-run with --child-rows N) so each count gets its own peak.
 // Last line: one JSON object.
 #include <sys/resource.h>
-#include <torch/torch.h>
 #include <unistd.h>
+#include "core/torch_api.h"
 
 #include <cstdio>
 #include <filesystem>

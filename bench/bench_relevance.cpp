@@ -4,7 +4,7 @@
 // random model trimmed to --layers blocks (default 12) on 1 x --tokens tokens (default 128),
 // float32, with AttnLRP and with gamma 0.05 on every linear layer; and on the built-in digits-vit
 // with the vision defaults. Last line: one JSON object.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cstdio>
 #include <iostream>

@@ -5,7 +5,7 @@
 // (all residual pairs), and CKA over the residual stream h_0..h_L (Gram form of all positions
 // flattened, unbiased minibatch form, feature form of the last position), interleaved over
 // rounds, medians. Last line: one JSON object. Options: --threads N, --rounds N, --layers N.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cstdio>
 #include <iostream>

@@ -1,7 +1,7 @@
 // GEMM speed probe used by `info` and the benchmarks.
 #include "core/gemm_speed.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <chrono>

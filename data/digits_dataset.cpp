@@ -1,7 +1,7 @@
 // Digits dataset: validated load of the shipped safetensors file and the fixed split.
 #include "data/digits_dataset.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "core/error.h"
 #include "core/resources.h"

@@ -1,7 +1,7 @@
 // Image folder listing, label mapping and batch decoding.
 #include "data/image_folder_dataset.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cctype>

@@ -3,7 +3,7 @@
 // processor feeds the model.
 #include "data/image_preprocessor.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cmath>

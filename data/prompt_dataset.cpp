@@ -1,7 +1,7 @@
 // Prompt sets: JSON Lines reading, the IOI generator and tokenization into padded batches.
 #include "data/prompt_dataset.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <array>
 #include <fstream>

@@ -2,7 +2,7 @@
 // offset is checked against the file before a byte of tensor data is touched.
 #include "data/safetensors.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,7 +1,7 @@
 // Synthetic datasets generated in memory from a seed.
 #include "data/synthetic_datasets.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "core/error.h"
 

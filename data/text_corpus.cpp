@@ -1,7 +1,7 @@
 // Text corpus loading and windowing.
 #include "data/text_corpus.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <fstream>
 #include <sstream>

@@ -1,7 +1,7 @@
 // In-memory token rows with next-token scoring.
 #include "data/token_dataset.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "core/error.h"
 #include "core/shape_text.h"

@@ -2,7 +2,7 @@
 #include "models/attention_core.h"
 
 #include <ATen/Parallel.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "core/threads.h"
 

@@ -4,7 +4,7 @@
 // Legend: D model width, H query heads, Hkv key/value heads, E head width, F MLP width.
 #include "models/compaction.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <map>

@@ -1,7 +1,7 @@
 // Norms, activations and rotary embeddings.
 #include "models/layers.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 

@@ -3,7 +3,7 @@
 // bit-identical to the unmasked run.
 #include "models/mask_application.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <map>

@@ -3,7 +3,7 @@
 // folder that loads.
 #include "models/native_checkpoint.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <map>
 #include <nlohmann/json.hpp>

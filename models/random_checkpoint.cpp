@@ -1,7 +1,7 @@
 // Random Hugging Face-layout checkpoints, built from the same tensor specs the loader checks.
 #include "models/random_checkpoint.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <fstream>
 #include <map>

@@ -1,7 +1,7 @@
 // Relevance rules as custom autograd functions: forward values unchanged, backward reshaped.
 #include "models/relevance_rules.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <sstream>

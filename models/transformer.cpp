@@ -2,7 +2,7 @@
 // one branch. hook_result is computed only when something is attached to it.
 #include "models/transformer.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 // Per-head views of the fused QKV storage, and the weights' inventory.
 #include "models/transformer_weights.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 namespace cs::models {
 

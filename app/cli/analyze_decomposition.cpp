@@ -3,7 +3,7 @@
 // [--save FILE.h5] [--run RUN] [--json]`: residual path decomposition and direct logit
 // attribution of one example (paths, heads, logit lens, solo and leave-one-out views), and with
 // --dataset the per-path accuracy over that dataset (docs/analyses.md).
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <CLI/CLI.hpp>
 #include <cmath>

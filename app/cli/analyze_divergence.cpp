@@ -5,7 +5,7 @@
 // [--json]` (docs/analyses.md, ALGORITHMS.md section 6): each head's VHD, TA and selection for
 // reinforcement, the selected heads as a scale mask, and with a continuation the per-token
 // divergence T-VHD next to the text generated with and without the reinforcement.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <CLI/CLI.hpp>
 #include <cmath>

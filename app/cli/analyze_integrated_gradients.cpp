@@ -4,7 +4,7 @@
 // [--baseline zero|token:ID|black|mean] [--save FILE.h5] [--run RUN] [--json]`
 // (docs/analyses.md): integrated gradients of one logit (or logit difference) over the input
 // embeddings or pixels, summed per token or pixel, with the completeness error.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>

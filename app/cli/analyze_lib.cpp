@@ -7,7 +7,7 @@
 // importance Lambda, the edges between consecutive bases, node-ablation curves (accuracy
 // against kept directions) for LIB and PCA, and optionally the smallest edge counts that keep
 // the accuracy (edge ablation), for LIB and PCA.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>

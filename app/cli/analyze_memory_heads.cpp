@@ -3,7 +3,7 @@
 // [--find-fraction F] [--batch-size N] [--save FILE.h5] [--run RUN] [--json]`: memory vs
 // context heads on knowledge-conflict examples and PH3 pruning (docs/analyses.md).
 // The examples file's format: analysis/conflict_examples.h.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <CLI/CLI.hpp>
 #include <cmath>

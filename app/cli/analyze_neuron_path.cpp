@@ -4,7 +4,7 @@
 // [--enhance F] [--save FILE.h5] [--run RUN] [--json]` (docs/analyses.md): the influential
 // neuron path of ALGORITHMS.md section 1, its joint attribution score next to the
 // activation-argmax path's, and what removing or enhancing either does to the target probability.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>

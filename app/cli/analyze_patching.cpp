@@ -4,7 +4,7 @@
 // prediction against the corrupted run's); ids may hold several pairs as rows ("1,2;3,4"),
 // whose scores are averaged. The sweeps print S as heatmap grids (layer x head, layer x pos,
 // ...) or, when a grid is too wide, its strongest locations.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>

@@ -4,7 +4,7 @@
 // [--save FILE.h5] [--run RUN] [--json]` (docs/analyses.md): layer-wise relevance propagation of
 // ALGORITHMS.md section 7 for one example: input relevance, the residual stream's relevance per
 // layer with the conservation report, and the most relevant heads and MLP neurons.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>

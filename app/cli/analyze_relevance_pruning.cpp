@@ -5,7 +5,7 @@
 // (docs/analyses.md): ALGORITHMS.md section 8. Relevance over a reference set gives the layer
 // contribution and its bit-width table, and the pruning curve of neurons or heads against
 // random and magnitude orders; one curve point can be exported as a mask file.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>

@@ -1,7 +1,7 @@
 // Shared CLI helpers.
 #include "app/cli/cli_common.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <unistd.h>
 

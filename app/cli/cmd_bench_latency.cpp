@@ -1,7 +1,7 @@
 // `bench-latency MODEL_DIR [--mask MASK.json] [--batch B] [--tokens T] [--device cpu|cuda]
 // [--warmup N] [--runs N] [--json]`: forward latency on random inputs of the requested shape,
 // for the full model and, with a mask, for the masked and the compacted model.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>

@@ -3,7 +3,7 @@
 // head of the induction model to find the one whose removal hurts most and one whose removal
 // does not, prunes both (masked and compacted, with mask files), and writes report.html with its
 // figures. Everything lands in DIR only when all of it was made.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>

@@ -1,5 +1,5 @@
 // `info MODEL_DIR [--json]`: what a model is, its hook points, and this machine's GEMM speed.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>

@@ -3,7 +3,7 @@
 // [--foil TOKEN] [--noising] [--save FILE]`: activation patching at any hooks, one row per
 // patched location with the metric and its normalised score. `analyze patching` runs the
 // standard sweeps (heads, resid, attn-out, mlp-out, neurons) with heatmap output.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>

@@ -1,7 +1,7 @@
 // `prune MODEL_DIR --mask MASK.json --dataset SPEC [--mean-dataset SPEC] [--export OUT_DIR]`:
 // the full, masked and compacted model side by side (accuracy, loss, logit difference, latency,
 // size), and optionally the compacted model exported as a checkpoint folder.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>

@@ -2,7 +2,7 @@
 // --save OUT`: one batch through the model, saving the logits and every requested activation by
 // hook name; classifiers print their top-5 classes, language models their top-5 next tokens per
 // row.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>

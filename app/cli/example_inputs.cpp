@@ -1,7 +1,7 @@
 // Example inputs and metric tokens from command-line text.
 #include "app/cli/example_inputs.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>

@@ -1,6 +1,6 @@
 // circuitscope-cli: the headless entry point. Errors print one line on stderr and exit 1;
 // nothing reaches the user as a crash or a stack trace.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <CLI/CLI.hpp>
 #include <iostream>

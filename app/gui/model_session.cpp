@@ -2,7 +2,7 @@
 #include "app/gui/model_session.h"
 
 #include <torch/cuda.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <filesystem>

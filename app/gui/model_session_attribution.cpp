@@ -2,7 +2,7 @@
 // attention bias; docs/analyses.md, "analyze dla") and activation patching by head and by
 // residual position between the current input and a corrupted one ("analyze patching"). Results
 // are plain std and Eigen data (app/gui/model_session.h), so the Qt side never sees libtorch.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -3,7 +3,7 @@
 // path patching (docs/analyses.md). Results are plain std and Eigen data
 // (app/gui/model_session.h), so the Qt side never sees libtorch. Patching pairs the current input
 // (clean) with one corrupted input and scores the metric headPatching uses.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cmath>

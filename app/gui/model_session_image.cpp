@@ -1,7 +1,7 @@
 // The image an image model's analyses of one example read: a row of the evaluation set or an
 // image file preprocessed the way the model's images are, with the model's top classes for it.
 // Jobs set it and read it one at a time, so no lock guards it.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cmath>

@@ -2,7 +2,7 @@
 // the command line's default node layers, of the model without interventions, its Gram matrices
 // from those rows or from a recording. The checks here
 // repeat the analysis' own so that the message can say what the user can do in the window.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 

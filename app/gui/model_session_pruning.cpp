@@ -1,7 +1,7 @@
 // The prune-and-patch panel's model work: live metrics under a mask, the full / masked /
 // compacted comparison, mask files and the pruned checkpoint, through the libraries `prune` and
 // `mask` use.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <nlohmann/json.hpp>
 

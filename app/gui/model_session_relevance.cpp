@@ -1,7 +1,7 @@
 // The window's relevance analyses: layer-wise relevance propagation of one example, relevance-based
 // pruning curves over the evaluation set, and the influential neuron path of one example. Results
 // are plain std and Eigen data (app/gui/model_session.h), so the Qt side never sees libtorch.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cstdio>

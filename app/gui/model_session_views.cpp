@@ -1,6 +1,6 @@
 // What the viewers show, computed for the window: one layer's attention patterns and a score per
 // head. Results are plain std and Eigen data (app/gui/model_session.h).
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <limits>

@@ -1,6 +1,6 @@
 #include "app/gui/session_patching.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <limits>

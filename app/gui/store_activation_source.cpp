@@ -1,6 +1,6 @@
 #include "app/gui/store_activation_source.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "core/error.h"
 #include "data/store/activation_store_reader.h"

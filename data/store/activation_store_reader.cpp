@@ -2,7 +2,7 @@
 // falls back to a plain open for stores copied or rewritten by other tools.
 #include "data/store/activation_store_reader.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "core/error.h"
 

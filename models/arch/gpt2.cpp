@@ -1,6 +1,6 @@
 // GPT-2 (GPT2LMHeadModel). HF stores its Conv1D weights [in, out], which is already our
 // x W convention; c_attn's columns are q | k | v with heads contiguous inside each.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "core/error.h"
 #include "models/arch/arch.h"

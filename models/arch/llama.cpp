@@ -1,7 +1,7 @@
 // The Llama family (LlamaForCausalLM, and the llama-like MistralForCausalLM and
 // Qwen2ForCausalLM): RMSNorm, rotary positions, grouped-query attention, SwiGLU MLP.
 // HF nn.Linear weights are [out, in]; they are transposed into the x W convention.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "core/error.h"
 #include "models/arch/arch.h"

@@ -3,7 +3,7 @@
 // MLP widths, key/value head maps and skipped sublayers survive; the tensors carry the names of
 // TransformerWeights::namedTensors(). The config is untrusted: every field is type- and
 // range-checked here, with messages naming the key.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cmath>

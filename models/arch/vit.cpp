@@ -1,6 +1,6 @@
 // ViT (ViTForImageClassification): patch projection, class token, learned positions, pre-LN
 // blocks, classifier on the final-normed class token. nn.Linear weights are [out, in].
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "core/error.h"
 #include "models/arch/arch.h"

@@ -1,7 +1,7 @@
 // Hugging Face folder loading: config -> architecture -> validated tensors -> canonical weights.
 #include "models/loaders/hf_loader.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <map>
 #include <nlohmann/json.hpp>

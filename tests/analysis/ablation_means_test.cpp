@@ -1,7 +1,7 @@
 // Ablation means against the mean of cached activations computed by hand: float64 sums over
 // real positions only, so padding never enters a mean.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "analysis/ablation_means.h"
 #include "core/error.h"

@@ -4,7 +4,7 @@
 // neuron's) patch equals the same splice written by hand; several pairs average their scores;
 // and on the built-in induction model the head the demo finds ranks among the top two.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cmath>

@@ -4,7 +4,7 @@
 // nonlinear model, zero for identical inputs, and the same per pair whether pairs run alone or
 // together; the comparison's correlations.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 

@@ -4,7 +4,7 @@
 // consistent with the full one and removes the bias of the plug-in estimate; and the pass over a
 // dataset equals the matrix functions applied to cached activations, padding respected.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 

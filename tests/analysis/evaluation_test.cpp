@@ -2,7 +2,7 @@
 // logit difference agree with a direct computation; batch size does not change the result;
 // cancellation stops the loop.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "analysis/evaluation.h"
 #include "core/error.h"

@@ -2,7 +2,7 @@
 // the plain evaluation, layers with fewer heads (a compacted model) leave NaN cells, and the
 // model is left as it was.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 

@@ -5,7 +5,7 @@
 // the outlier filter and median on hand-built numbers; per-token divergence equals the per-step
 // VHD; and the known answer on the built-in induction model.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cmath>

@@ -3,7 +3,7 @@
 // shrinks as the rule is refined; a baseline equal to the input gives nothing; the chunk of
 // points per pass changes nothing; the cost is one forward row per point plus F(a) and F(a').
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <numeric>

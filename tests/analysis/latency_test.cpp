@@ -2,7 +2,7 @@
 // cancellation honoured, CUDA left alone on CPU; the FLOP count against hand-computed values.
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <ATen/detail/CUDAHooksInterface.h>
 

@@ -5,7 +5,7 @@
 // model, drop curves use the real skip and the model's skip flags survive cancellation; and on
 // the built-in digits ViT the least similar-ranked sublayer matters more than the most.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cmath>

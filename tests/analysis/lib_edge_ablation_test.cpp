@@ -4,7 +4,7 @@
 // closed form, grouping output directions by kept set is the per-direction loop, and the
 // modular-addition known answer for LIB against PCA.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <cstdio>

@@ -3,7 +3,7 @@
 // larger than the live rows averaging over all of its examples, batches not changing the sums,
 // and clear refusals of recordings that cannot serve.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <string>
 #include <vector>

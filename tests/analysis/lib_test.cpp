@@ -4,7 +4,7 @@
 // last point is the unmodified model, the "(1-0)*alpha" basis's invariants and linear closed form,
 // and stochastic sources that converge to the exact Jacobians.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <cstdio>

@@ -3,7 +3,7 @@
 // written by hand, linearity with the final norm frozen, DLA completeness, zero-ablation
 // identities, batching and padding, the ranking and the k choice, and the error messages.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 

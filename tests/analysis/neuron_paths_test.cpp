@@ -5,7 +5,7 @@
 // removing and enhancing move p_c as constructed; on digits-vit the found path matters more
 // than the activation path.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cmath>

@@ -4,7 +4,7 @@
 // is its activation patch; head and MLP receivers follow the two-step algorithm written out by
 // hand; batching changes no number; bad requests say what is wrong.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <map>

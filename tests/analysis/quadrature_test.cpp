@@ -3,7 +3,7 @@
 // for a linear function with any rule, exact for a quadratic one with symmetric rules, and the
 // chunk size changes nothing.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <numeric>

@@ -2,7 +2,7 @@
 // are selected per example, and a cancelled recording keeps whole batches and resumes to the
 // same content as an uninterrupted one.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "analysis/recording.h"
 #include "core/error.h"

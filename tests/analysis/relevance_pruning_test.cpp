@@ -3,7 +3,7 @@
 // rate 0 is the unpruned accuracy exactly; masks take the least relevant first; the bit table
 // stays within its budget; on digits-vit relevance pruning keeps accuracy longer than random.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <cstdio>

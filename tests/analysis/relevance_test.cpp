@@ -3,7 +3,7 @@
 // gamma rule against a term-by-term sum, gamma = 0 equal to the epsilon rule, the
 // gradient-times-input form equal to the explicit rules, forward values untouched by the rules.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <string>

@@ -3,7 +3,7 @@
 // h_L exactly, a model without blocks, zero paths, hand-computed DLA, RMSNorm, no norm, pooled
 // classifiers and padding; path accuracy and greedy pruning on small datasets.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <numeric>

@@ -4,7 +4,7 @@
 // bit-for-bit deterministic for a seed and thread count; cancel stops training; the training
 // loss scores what evaluation scores; trained folders load.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <chrono>
 #include <cmath>

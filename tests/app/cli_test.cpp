@@ -2,7 +2,7 @@
 // reports, what `run` saves, and that every user mistake ends as one "error:" line on stderr
 // with a non-zero exit, never a crash or a stack trace. Each call uses one thread to stay light.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cstdint>
 #include <cstdio>

@@ -3,7 +3,7 @@
 // for another model refused, and patching results on stdout and in HDF5.
 #include <gtest/gtest.h>
 #include <hdf5.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <nlohmann/json.hpp>
 

@@ -6,8 +6,8 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
-#include <torch/torch.h>
 #include <unistd.h>
+#include "core/torch_api.h"
 
 #include <fcntl.h>
 

@@ -2,7 +2,7 @@
 // header as written, and clear errors for files that are not stores, are newer, or lack data.
 #include <gtest/gtest.h>
 #include <hdf5.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <fstream>
 

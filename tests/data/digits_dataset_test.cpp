@@ -1,7 +1,7 @@
 // The shipped digits set: split sizes, pixel range, balanced classes, and labels that line up
 // with the images (a nearest-centroid classifier fitted on train does well on test).
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "core/error.h"
 #include "data/digits_dataset.h"

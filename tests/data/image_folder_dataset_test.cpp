@@ -1,7 +1,7 @@
 // Image folders: class numbering by sorted names or by the model's labels, batches of
 // preprocessed pixels with their labels, and errors naming the folder.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <fstream>
 

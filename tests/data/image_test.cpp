@@ -3,7 +3,7 @@
 // preprocessor_config.json). Test images are written here with stb_image_write; nothing is read
 // from outside tests/.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cstdint>
 #include <fstream>

@@ -2,7 +2,7 @@
 // naming file and line, first-token targets and foils, padded batches scored at each prompt's
 // last token, the IOI generator, and corpus windows.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <fstream>
 

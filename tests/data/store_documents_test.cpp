@@ -6,7 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <hdf5.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <fstream>
 

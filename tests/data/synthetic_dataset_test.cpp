@@ -1,7 +1,7 @@
 // Synthetic datasets and dataset specs: shapes, the repeated half, targets of modular
 // addition, determinism in the seed, and clear errors for bad specs and ranges.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "core/error.h"
 #include "data/dataset_spec.h"

@@ -5,7 +5,7 @@
 // analysis tests find it, the masks the docks offer must be exactly the analysis' heads, and bad
 // inputs and image models must give readable errors while the window keeps working.
 // libtorch comes first: the library is called directly to check the window's numbers.
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <QAction>
 #include <QDockWidget>

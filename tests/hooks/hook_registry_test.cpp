@@ -1,7 +1,7 @@
 // HookRegistry: fire passes through untouched when idle, hooks run in attach order and chain
 // replacements, handles detach on destruction and survive their registry.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "core/error.h"
 #include "hooks/hook_registry.h"

@@ -4,7 +4,7 @@
 // the file; a loaded model owns its weights and is unaffected.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <chrono>
 #include <filesystem>

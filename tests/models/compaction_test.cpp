@@ -4,7 +4,7 @@
 // bit-exactly and refuses malformed configs naming the key.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cstdio>
 #include <fstream>

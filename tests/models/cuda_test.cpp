@@ -5,7 +5,7 @@
 // runs them on a GPU machine against a PyTorch 2.x libtorch.
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <ATen/Context.h>
 

@@ -3,7 +3,7 @@
 // activation, the logits, the loss and the input gradient. Prints the largest difference per
 // tensor by name.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <iomanip>
 #include <iostream>

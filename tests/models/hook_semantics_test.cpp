@@ -3,7 +3,7 @@
 // their scope, and a replacement of the wrong shape is refused.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "core/error.h"
 #include "hooks/hook_registry.h"

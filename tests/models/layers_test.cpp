@@ -1,7 +1,7 @@
 // Numeric building blocks: rotary embeddings (norm-preserving, relative), rope scaling,
 // RMSNorm, and the llama-family variants: Mistral's sliding window and Qwen2's q/k/v biases.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 #include <nlohmann/json.hpp>

@@ -3,7 +3,7 @@
 // by corrupting a copy of tests/data/hf/gpt2-tiny; one sharded case checks the happy path too.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <fstream>
 #include <nlohmann/json.hpp>

@@ -3,7 +3,7 @@
 // sublayer equals an identity sublayer; mean ablation puts the reference mean in; resample takes
 // the next row's value; removing the masks restores the model bit for bit.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "analysis/ablation_means.h"
 #include "core/error.h"

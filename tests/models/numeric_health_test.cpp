@@ -2,7 +2,7 @@
 // row and position; a healthy model runs bit for bit as without the guard.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <limits>
 

@@ -3,7 +3,7 @@
 // hold float32's lowest finite value, or the dtype's own where that does not fit (bfloat16,
 // float16: filling them with float32's overflowed).
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <limits>
 

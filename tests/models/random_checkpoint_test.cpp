@@ -1,7 +1,7 @@
 // Random checkpoints: what make-random writes loads back with the configured shape, per-head
 // weight views index the fused storage, and seeds are deterministic.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "data/safetensors.h"
 #include "models/loaders/hf_loader.h"

@@ -3,7 +3,7 @@
 // width 0, skipped); an image model without a class token (the classifier reads the mean over
 // patches); all of them survive the native checkpoint format; gradients flow through forward.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cmath>
 

@@ -1,6 +1,6 @@
 #include "support/predicted_rows.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 

@@ -1,7 +1,7 @@
 // In-memory test rows.
 #include "support/rows_dataset.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -1,7 +1,7 @@
 // Test helpers.
 #include "support/test_support.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include <cctype>
 #include <limits>

@@ -2,7 +2,7 @@
 // exactly what loading a written folder of that shape gives.
 #include "support/tiny_models.h"
 
-#include <torch/torch.h>
+#include "core/torch_api.h"
 
 #include "models/random_checkpoint.h"
 
