@@ -1,7 +1,8 @@
 // The GUI tests' main: the QApplication must exist before any test runs and outlive them all.
-// Rendering is offscreen, so no display is needed. ctest runs the tests as parallel processes,
-// so each process keeps its settings in its own temporary folder: one test's remembered options
-// never leak into another running at the same time, nor into the user's own settings.
+// Rendering is offscreen, so no display is needed. ctest runs the suites as parallel processes,
+// so each process keeps its settings in its own temporary folder, and every test starts with
+// them empty: one test's remembered options never leak into another, whether it runs at the
+// same time or later in the same process, nor into the user's own settings.
 #include <QApplication>
 #include <QSettings>
 #include <QStandardPaths>
@@ -10,6 +11,20 @@
 #include <cstdio>
 
 #include <gtest/gtest.h>
+
+#include "support/run_all_tests.h"
+
+namespace {
+
+class EmptySettingsForEachTest : public ::testing::EmptyTestEventListener {
+  void OnTestStart(const ::testing::TestInfo&) override {
+    QSettings settings;
+    settings.clear();
+    settings.sync();
+  }
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
@@ -25,5 +40,6 @@ int main(int argc, char** argv) {
   }
   QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, settingsFolder.path());
   QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settingsFolder.path());
-  return RUN_ALL_TESTS();
+  ::testing::UnitTest::GetInstance()->listeners().Append(new EmptySettingsForEachTest);
+  return cs::test::runAllTests();
 }

@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include "support/run_all_tests.h"
+
 int main(int argc, char** argv) {
   if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
   ::testing::InitGoogleTest(&argc, argv);
   QApplication application(argc, argv);
-  return RUN_ALL_TESTS();
+  return cs::test::runAllTests();
 }
