@@ -11,6 +11,7 @@
 #include "analysis/cka.h"
 #include "analysis/layer_similarity.h"
 #include "app/cli/analyze_commands.h"
+#include "app/cli/json_output.h"
 #include "core/threads.h"
 #include "data/dataset_spec.h"
 #include "data/store/results_writer.h"
@@ -20,9 +21,6 @@ namespace cs::cli {
 namespace {
 
 constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
-
-// JSON has no NaN: unset values are null.
-nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
 
 std::unique_ptr<data::Dataset> openFor(const std::string& spec, const std::string& folder,
                                        const models::TransformerConfig& config) {
@@ -288,11 +286,7 @@ void ckaCommand(const CkaArgs& args, const GlobalOptions& options) {
   if (!args.save.empty()) saveCka(r, described, args);
   if (args.json) {
     auto j = described;
-    auto& m = j["cka"] = nlohmann::json::array();
-    for (int i = 0; i < r.cka.rows(); ++i) {
-      auto& row = m.emplace_back(nlohmann::json::array());
-      for (int k = 0; k < r.cka.cols(); ++k) row.push_back(number(r.cka(i, k)));
-    }
+    j["cka"] = matrixJson(r.cka);
     j["seconds"] = r.seconds;
     std::cout << j.dump(2) << "\n";
     return;
