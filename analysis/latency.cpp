@@ -3,7 +3,6 @@
 // and read the caching allocator's peak, where this libtorch build has one.
 #include "analysis/latency.h"
 
-#include <torch/cuda.h>
 #include "core/torch_api.h"
 
 #include <algorithm>

@@ -5,7 +5,6 @@
 // bounds the hook overhead more tightly than whole-forward timings on a noisy machine can).
 // `--device cuda` runs the same on the GPU (synchronised around each timed forward, GEMM speed
 // measured on the GPU in float32 without TF32). Prints one JSON object as its last line.
-#include <torch/cuda.h>
 #include "core/torch_api.h"
 
 #include <algorithm>

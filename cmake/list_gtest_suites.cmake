@@ -1,5 +1,6 @@
 # Writes ctest's tests for one GoogleTest binary, one per suite (cmake/gtest_suites.cmake).
 # Inputs (-D): executable, output, label, environment (one VAR=value or empty), working_directory.
+# 77 is tests/support/run_all_tests.h's kAllSkippedExitCode.
 execute_process(COMMAND "${executable}" --gtest_list_tests
   OUTPUT_VARIABLE listing ERROR_VARIABLE errors RESULT_VARIABLE status TIMEOUT 120)
 if(NOT status EQUAL 0)
@@ -19,11 +20,8 @@ foreach(line IN LISTS suite_lines)
   string(APPEND tests
     "add_test([==[${suite}]==] [==[${executable}]==] [==[--gtest_filter=${suite}.*]==])\n"
     "set_tests_properties([==[${suite}]==] PROPERTIES LABELS [==[${label}]==]"
-    " SKIP_RETURN_CODE 77 WORKING_DIRECTORY [==[${working_directory}]==])\n")
-  if(environment)
-    string(APPEND tests
-      "set_tests_properties([==[${suite}]==] PROPERTIES ENVIRONMENT [==[${environment}]==])\n")
-  endif()
+    " SKIP_RETURN_CODE 77 WORKING_DIRECTORY [==[${working_directory}]==]"
+    " ENVIRONMENT [==[${environment}]==])\n")
 endforeach()
 if(tests STREQUAL "")
   message(FATAL_ERROR "${executable} lists no tests")

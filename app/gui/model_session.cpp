@@ -1,7 +1,6 @@
 // The GUI's model work, in terms of the libraries the command line uses.
 #include "app/gui/model_session.h"
 
-#include <torch/cuda.h>
 #include "core/torch_api.h"
 
 #include <algorithm>

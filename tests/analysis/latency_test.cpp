@@ -1,7 +1,6 @@
 // Latency: sane, ordered numbers on a tiny model (no timing assertions beyond that), runs and
 // cancellation honoured, CUDA left alone on CPU; the FLOP count against hand-computed values.
 #include <gtest/gtest.h>
-#include <torch/cuda.h>
 #include "core/torch_api.h"
 
 #include <ATen/detail/CUDAHooksInterface.h>

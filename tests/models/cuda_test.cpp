@@ -4,7 +4,6 @@
 // bookkeeping. Every test skips where there is no CUDA device (CI has none); scripts/cuda-check
 // runs them on a GPU machine against a PyTorch 2.x libtorch.
 #include <gtest/gtest.h>
-#include <torch/cuda.h>
 #include "core/torch_api.h"
 
 #include <ATen/Context.h>
